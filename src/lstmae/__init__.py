@@ -1,0 +1,2 @@
+"""lstmae: LSTM autoencoders for sequence data."""
+__version__ = "0.1.0"

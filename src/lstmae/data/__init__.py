@@ -1,0 +1,1 @@
+"""Data layer: file readers, sliding windows, padding of variable-length sequences."""
