@@ -1,2 +1,12 @@
-"""lstmae: LSTM autoencoders for sequence data."""
+"""lstmae: LSTM autoencoders for sequence data.
+
+>>> from lstmae import LSTMAutoencoder
+>>> ae = LSTMAutoencoder(task="composite", horizon=10).fit(X)   # X: (N, L, F)
+"""
 __version__ = "0.1.0"
+
+from .config import ModelConfig  # noqa: E402
+from .estimators import LSTMAutoencoder  # noqa: E402
+from .serialization import ModelFileError  # noqa: E402
+
+__all__ = ["LSTMAutoencoder", "ModelConfig", "ModelFileError", "__version__"]

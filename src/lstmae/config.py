@@ -1,0 +1,132 @@
+"""Settings of the model architecture, validated, with a JSON round-trip.
+
+`ModelConfig` holds everything needed to rebuild an `lstmae.modules.Autoencoder`
+(the constructor arguments saved beside the weights, as minGPT does). Validation
+happens here, once, with messages that name the bad value and the valid choices;
+the estimator builds a `ModelConfig` in `fit`, so bad options fail there.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+TASKS = ("reconstruct", "predict", "composite")
+BRIDGES = ("repeat", "state")
+ACTIVATIONS = ("tanh", "relu")
+LOSSES = ("mse", "mae", "huber", "bce")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(
+            f"{name}={value!r} is not valid; choose one of {', '.join(repr(c) for c in choices)}."
+        )
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}={value!r} is not valid; it must be an integer >= {minimum}.")
+
+
+def _bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} is not valid; it must be True or False.")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of an LSTM autoencoder.
+
+    Attributes mirror the estimator's parameters of the same names; see
+    `lstmae.LSTMAutoencoder` for their meaning.
+    """
+
+    n_features: int
+    task: str = "reconstruct"
+    horizon: int = 1
+    hidden_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    code_size: int | None = None
+    bridge: str = "repeat"
+    conditional: bool = False
+    reverse: bool = False
+    activation: str = "tanh"
+    loss: str = "mse"
+    loss_weights: tuple[float, float] = field(default=(1.0, 1.0))
+
+    def __post_init__(self) -> None:
+        _positive_int("n_features", self.n_features)
+        _choice("task", self.task, TASKS)
+        _positive_int("horizon", self.horizon)
+        _positive_int("hidden_size", self.hidden_size)
+        _positive_int("num_layers", self.num_layers)
+        _bool("bidirectional", self.bidirectional)
+        _bool("conditional", self.conditional)
+        _bool("reverse", self.reverse)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not (
+            0.0 <= self.dropout < 1.0
+        ):
+            raise ValueError(f"dropout={self.dropout!r} is not valid; it must be a number in [0, 1).")
+        if self.code_size is not None:
+            _positive_int("code_size", self.code_size)
+        if self.reverse and self.task == "predict":
+            raise ValueError(
+                "reverse=True reverses the reconstruction target, but task='predict' has no reconstruction "
+                "decoder; use task='reconstruct' or 'composite', or reverse=False."
+            )
+        _choice("bridge", self.bridge, BRIDGES)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("loss", self.loss, LOSSES)
+        weights = tuple(self.loss_weights)
+        if len(weights) != 2 or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
+            for w in weights
+        ) or sum(weights) == 0:
+            raise ValueError(
+                f"loss_weights={self.loss_weights!r} is not valid; give two non-negative numbers "
+                "(reconstruction weight, prediction weight), not both zero, e.g. (1.0, 0.5)."
+            )
+        object.__setattr__(self, "loss_weights", (float(weights[0]), float(weights[1])))
+        object.__setattr__(self, "dropout", float(self.dropout))
+
+    # --- derived sizes -------------------------------------------------------------------
+    @property
+    def has_reconstruction(self) -> bool:
+        return self.task in ("reconstruct", "composite")
+
+    @property
+    def has_prediction(self) -> bool:
+        return self.task in ("predict", "composite")
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def code_dim(self) -> int:
+        """Length of the code vector returned by `transform`."""
+        return self.code_size if self.code_size is not None else self.num_directions * self.hidden_size
+
+    # --- JSON round-trip -----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["loss_weights"] = list(self.loss_weights)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"model config has unknown keys {unknown}; the file was written by a newer or "
+                "different version of lstmae."
+            )
+        d = dict(d)
+        if "loss_weights" in d:
+            d["loss_weights"] = tuple(d["loss_weights"])
+        return cls(**d)

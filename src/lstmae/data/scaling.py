@@ -1,0 +1,57 @@
+"""Per-feature scaling of padded sequences, learned on valid steps only.
+
+Statistics are learned in ``fit``, stored with the model (``to_dict`` / ``from_dict``,
+plain JSON), applied to every input and undone on every output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SCALES = ("standard", "minmax", None)
+
+
+@dataclass
+class SequenceScaler:
+    """``x_scaled = (x - offset) / scale`` per feature.
+
+    method "standard": offset = mean, scale = standard deviation; "minmax": offset =
+    min, scale = max - min (data mapped to [0, 1]); None: identity. Constant features
+    get scale 1 (as scikit-learn's scalers do), so they do not blow up.
+    """
+
+    method: str | None
+    offset: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, mask: np.ndarray, method: str | None) -> "SequenceScaler":
+        """Learn from x (N, L, F) at the steps where mask (N, L) is True."""
+        if method not in SCALES:
+            raise ValueError(f"scale={method!r} is not valid; choose 'standard', 'minmax' or None.")
+        n_features = x.shape[2]
+        if method is None:
+            return cls(None, np.zeros(n_features), np.ones(n_features))
+        valid = x[mask].astype(np.float64)  # (n_valid_steps, F)
+        if method == "standard":
+            offset, scale = valid.mean(axis=0), valid.std(axis=0)
+        else:
+            offset = valid.min(axis=0)
+            scale = valid.max(axis=0) - offset
+        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(offset), 1.0)
+        scale = np.where(scale <= tiny, 1.0, scale)
+        return cls(method, offset, scale)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.offset) / self.scale).astype(np.float32)
+
+    def inverse_transform(self, x: np.ndarray) -> np.ndarray:
+        return (x * self.scale + self.offset).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SequenceScaler":
+        return cls(d["method"], np.asarray(d["offset"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64))

@@ -1,0 +1,261 @@
+"""The LSTM autoencoder as `nn.Module`s: Encoder, Decoder, Autoencoder.
+
+Nothing here knows about numpy, scaling or training loops. The trainer calls
+`Autoencoder(batch) -> (outputs, loss)`.
+
+Shape legend: N = batch size, L = time steps, F = features, H = hidden size,
+D = 2 if the encoder is bidirectional else 1, C = code size, K = forecast horizon.
+
+A batch is a dict of tensors:
+
+- ``x``: (N, L, F) input sequences, zero-padded after each sequence's end;
+- ``lengths``: optional (N,) int64, valid steps of each sequence (all L when absent);
+- ``future``: optional (N, K, F) targets for the prediction decoder.
+
+Variable-length batches run through `nn.LSTM` packed (`pack_padded_sequence` with
+`enforce_sorted=False`), so the code of every sequence is the state at its own last
+step, never at the padding.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .cells import LoopLSTM, reverse_padded, step_mask
+from .config import ModelConfig
+
+LSTMState = tuple[Tensor, Tensor]
+
+
+def make_lstm(
+    input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float, activation: str
+) -> nn.Module:
+    """`nn.LSTM` for tanh (fused kernels), `LoopLSTM` for other activations; both batch-first."""
+    dropout = dropout if num_layers > 1 else 0.0
+    if activation == "tanh":
+        return nn.LSTM(
+            input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+            dropout=dropout, batch_first=True,
+        )
+    return LoopLSTM(input_size, hidden_size, num_layers, bidirectional, dropout, activation)
+
+
+def run_lstm(
+    lstm: nn.Module, x: Tensor, lengths: Tensor | None = None, hx: LSTMState | None = None
+) -> tuple[Tensor, LSTMState]:
+    """Run either kind of LSTM on a padded batch.
+
+    Returns the output (N, L, D*H), zero at padded steps, and (h_n, c_n) taken at each
+    sequence's own last step.
+    """
+    if lengths is not None and bool((lengths == x.shape[1]).all()):
+        lengths = None  # nothing is padded: skip packing
+    if isinstance(lstm, LoopLSTM):
+        return lstm(x, hx, lengths)
+    if lengths is None:
+        return lstm(x, hx)
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    out, state = lstm(packed, hx)
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    return out, state
+
+
+class Encoder(nn.Module):
+    """Reads (N, L, F) sequences into codes (N, C).
+
+    The code is the final hidden state of the top layer at each sequence's last step
+    (both directions concatenated when bidirectional), optionally passed through a
+    linear bottleneck of size `code_size`.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.num_directions = cfg.num_directions
+        self.lstm = make_lstm(
+            cfg.n_features, cfg.hidden_size, cfg.num_layers, cfg.bidirectional, cfg.dropout, cfg.activation
+        )
+        summary = cfg.num_directions * cfg.hidden_size
+        self.bottleneck = nn.Linear(summary, cfg.code_size) if cfg.code_size is not None else None
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, LSTMState, Tensor]:
+        """Returns code (N, C), the final state (h_n, c_n) of every layer, and the outputs (N, L, D*H)."""
+        out, (h_n, c_n) = run_lstm(self.lstm, x, lengths)
+        top = h_n[-self.num_directions :]  # (D, N, H): forward then backward direction
+        summary = top.transpose(0, 1).reshape(x.shape[0], -1)
+        code = self.bottleneck(summary) if self.bottleneck is not None else summary
+        return code, (h_n, c_n), out
+
+
+class Decoder(nn.Module):
+    """Emits `steps` frames (N, steps, F) from a code.
+
+    - ``bridge="repeat"``: the code is the input at every step (Keras RepeatVector);
+      the LSTM starts from zeros.
+    - ``bridge="state"``: the LSTM starts from the encoder's final (h, c) of every layer
+      (Srivastava et al. 2015). With a bottleneck or a bidirectional encoder the start
+      state is a learned linear map of the code instead, so the code stays the only
+      path from encoder to decoder.
+    - ``conditional``: each step also receives the previous frame: the given targets
+      shifted by one while teacher forcing, its own previous output otherwise.
+
+    Returns logits: identity for regression losses, pre-sigmoid for "bce".
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.bridge = cfg.bridge
+        self.conditional = cfg.conditional
+        self.num_layers = cfg.num_layers
+        self.hidden_size = cfg.hidden_size
+        self.n_features = cfg.n_features
+        self.sigmoid_output = cfg.loss == "bce"
+        code_in = cfg.code_dim if cfg.bridge == "repeat" else 0
+        frame_in = cfg.n_features if cfg.conditional else 0
+        # an unconditioned state-bridge decoder has no input: it reads a constant zero
+        self.input_size = max(code_in + frame_in, 1)
+        self.lstm = make_lstm(self.input_size, cfg.hidden_size, cfg.num_layers, False, cfg.dropout, cfg.activation)
+        self.head = nn.Linear(cfg.hidden_size, cfg.n_features)
+        needs_map = cfg.bridge == "state" and (cfg.code_size is not None or cfg.bidirectional)
+        self.init_state = nn.Linear(cfg.code_dim, 2 * cfg.num_layers * cfg.hidden_size) if needs_map else None
+
+    def initial_state(self, code: Tensor, enc_state: LSTMState) -> LSTMState | None:
+        if self.bridge == "repeat":
+            return None
+        if self.init_state is None:
+            return enc_state
+        n = code.shape[0]
+        z = self.init_state(code).view(n, 2, self.num_layers, self.hidden_size).permute(1, 2, 0, 3)
+        return torch.tanh(z[0]).contiguous(), z[1].contiguous()
+
+    def _inputs(self, code: Tensor, prev: Tensor | None, steps: int) -> Tensor:
+        """Decoder input (N, steps, input_size) from the code and the previous frames."""
+        n = code.shape[0]
+        parts = []
+        if self.bridge == "repeat":
+            parts.append(code.unsqueeze(1).expand(n, steps, code.shape[1]))
+        if self.conditional:
+            parts.append(prev)
+        if not parts:
+            return code.new_zeros(n, steps, 1)
+        return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+
+    def forward(
+        self,
+        code: Tensor,
+        enc_state: LSTMState,
+        steps: int,
+        teacher: Tensor | None = None,
+        first_frame: Tensor | None = None,
+    ) -> Tensor:
+        """Decode.
+
+        Parameters
+        ----------
+        code : (N, C)
+        enc_state : (h_n, c_n) of the encoder, used by the state bridge
+        steps : number of frames to emit
+        teacher : optional (N, steps, F) target frames in emission order; a conditional
+            decoder is then fed them shifted by one step (teacher forcing)
+        first_frame : optional (N, F) frame fed to a conditional decoder before its first
+            output (zeros when omitted)
+        """
+        n = code.shape[0]
+        state = self.initial_state(code, enc_state)
+        if not self.conditional or teacher is not None:
+            prev = None
+            if self.conditional:
+                first = first_frame if first_frame is not None else code.new_zeros(n, self.n_features)
+                prev = torch.cat([first.unsqueeze(1), teacher[:, :-1]], dim=1)
+            out, _ = run_lstm(self.lstm, self._inputs(code, prev, steps), hx=state)
+            return self.head(out)
+        # free-running conditional decoding: feed back its own output, one step at a time
+        frame = first_frame if first_frame is not None else code.new_zeros(n, self.n_features)
+        logits = []
+        for _ in range(steps):
+            out, state = run_lstm(self.lstm, self._inputs(code, frame.unsqueeze(1), 1), hx=state)
+            step_logits = self.head(out[:, 0])
+            logits.append(step_logits)
+            frame = torch.sigmoid(step_logits) if self.sigmoid_output else step_logits
+        return torch.stack(logits, dim=1)
+
+
+def elementwise_loss(kind: str, logits: Tensor, target: Tensor) -> Tensor:
+    """Unreduced loss of each element; `logits` are pre-sigmoid for "bce"."""
+    if kind == "mse":
+        return F.mse_loss(logits, target, reduction="none")
+    if kind == "mae":
+        return F.l1_loss(logits, target, reduction="none")
+    if kind == "huber":
+        return F.huber_loss(logits, target, reduction="none")
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+
+
+class Autoencoder(nn.Module):
+    """Encoder plus a reconstruction decoder, a prediction decoder, or both (composite).
+
+    ``forward(batch)`` returns ``(outputs, loss)``. ``outputs`` holds ``code`` (N, C),
+    ``reconstruction`` (N, L, F) in natural time order (whatever ``reverse`` does
+    inside), ``forecast`` (N, K, F), ``losses`` (the unweighted loss of each decoder
+    that had a target) and ``step_errors`` (N, L, F): the elementwise reconstruction
+    loss, zero at padded steps. ``loss`` is the weighted sum of the decoders' losses
+    (``loss_weights``), or None when the batch has no targets.
+
+    In training mode conditional decoders are teacher-forced; in eval mode they run on
+    their own outputs, so validation losses measure what inference will do.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.code_dropout = nn.Dropout(cfg.dropout)
+        self.reconstructor = Decoder(cfg) if cfg.has_reconstruction else None
+        self.predictor = Decoder(cfg) if cfg.has_prediction else None
+
+    def output(self, logits: Tensor) -> Tensor:
+        return torch.sigmoid(logits) if self.cfg.loss == "bce" else logits
+
+    def encode(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.encoder(x, lengths)[0]
+
+    def forward(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor | dict], Tensor | None]:
+        x = batch["x"]
+        lengths = batch.get("lengths")
+        future = batch.get("future")
+        n, steps, _ = x.shape
+        teacher_forcing = self.training and self.cfg.conditional
+        code, enc_state, _ = self.encoder(x, lengths)
+        dec_code = self.code_dropout(code)
+        outputs: dict[str, Tensor | dict] = {"code": code}
+        losses: dict[str, Tensor] = {}
+        if self.reconstructor is not None:
+            target = reverse_padded(x, lengths) if self.cfg.reverse else x  # emission order
+            logits = self.reconstructor(dec_code, enc_state, steps, teacher=target if teacher_forcing else None)
+            if self.cfg.reverse:
+                logits = reverse_padded(logits, lengths)  # back to natural order
+            mask = step_mask(lengths, steps, n, x.device).unsqueeze(2).to(x.dtype)
+            errors = elementwise_loss(self.cfg.loss, logits, x) * mask
+            outputs["reconstruction"] = self.output(logits)
+            outputs["step_errors"] = errors
+            losses["reconstruct"] = errors.sum() / (mask.sum() * x.shape[2])
+        if self.predictor is not None:
+            last = lengths - 1 if lengths is not None else torch.full((n,), steps - 1, device=x.device)
+            last_frame = x[torch.arange(n, device=x.device), last.to(x.device)]
+            logits = self.predictor(
+                dec_code, enc_state, self.cfg.horizon,
+                teacher=future if (teacher_forcing and future is not None) else None,
+                first_frame=last_frame,
+            )
+            outputs["forecast"] = self.output(logits)
+            if future is not None:
+                losses["predict"] = elementwise_loss(self.cfg.loss, logits, future).mean()
+        outputs["losses"] = losses
+        if not losses:
+            return outputs, None
+        w_rec, w_pred = self.cfg.loss_weights
+        loss = sum(
+            (w_rec if name == "reconstruct" else w_pred) * value for name, value in losses.items()
+        )
+        return outputs, loss
