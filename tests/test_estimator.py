@@ -170,3 +170,16 @@ def test_divergence_stops_with_a_clear_warning_and_keeps_best_weights(sines, mon
     assert ae.history_["diverged"] == 2 and len(ae.history_["train_loss"]) == 3
     assert ae.history_["restored_best"] and ae.history_["best_epoch"] in (0, 1)
     assert np.isfinite(ae.transform(sines)).all()
+
+
+def test_reconstruction_errors_point_at_the_corrupted_feature_and_step(sines):
+    ae = LSTMAutoencoder(hidden_size=32, epochs=30, batch_size=16, learning_rate=0.01, random_state=0).fit(sines)
+    bad = sines[:4].copy()
+    bad[:, 6, 1] += 4.0
+    errors = ae.reconstruction_errors(bad)
+    assert errors.shape == bad.shape
+    for e in errors:
+        assert np.unravel_index(np.argmax(e), e.shape) == (6, 1)
+    clean = ae.reconstruction_errors([sines[0], sines[1, :5]])
+    assert [c.shape for c in clean] == [(12, 2), (5, 2)]
+    assert errors[:, 6, 1].min() > 10 * clean[0].mean()

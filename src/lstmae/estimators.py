@@ -372,6 +372,21 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         padded, out = self._run(X, ("forecast",))
         return restore_layout(self.scaler_.inverse_transform(out["forecast"]), None, padded.layout)
 
+    def reconstruction_errors(self, X: Any):
+        """Elementwise reconstruction loss per time step and feature, in scaled units.
+
+        Returns an array (N, L, F) (a list of (L_i, F) for a list input; (N, L) for
+        2-D input): the training loss (``loss``) of each value, so a sequence's error
+        map shows which feature at which step was rebuilt badly. Higher is worse.
+        """
+        if not self._fitted_config().has_reconstruction:
+            raise ValueError(
+                f"this model was fitted with task={self.config_.task!r}, which has no reconstruction decoder; "
+                "reconstruction errors need task='reconstruct' or 'composite'."
+            )
+        padded, out = self._run(X, ("step_errors",))
+        return restore_layout(out["step_errors"], padded.lengths, padded.layout)
+
     def score(self, X: Any, y: Any = None) -> float:
         """Negative mean loss (in scaled units) on X (and y), as in fit: higher is better."""
         check_is_fitted(self, "module_")
