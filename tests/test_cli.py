@@ -1,0 +1,173 @@
+"""The `lstmae` CLI: CliRunner tests, end to end from a CSV file to a scores file."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmae.cli import app
+
+runner = CliRunner()
+README = Path(__file__).parents[1] / "README.md"
+COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
+
+
+def run(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result
+
+
+@pytest.fixture(scope="module")
+def series_csv(tmp_path_factory):
+    """A 3-feature sine series with a time column and a planted level shift on feature 'b'."""
+    t = np.arange(1200)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "time": t,
+        "a": np.sin(2 * np.pi * t / 40) + 0.03 * rng.standard_normal(1200),
+        "b": np.cos(2 * np.pi * t / 25) + 0.03 * rng.standard_normal(1200),
+        "note": "ok",
+        "label": (t >= 1000) & (t < 1020),
+    })
+    df.loc[1000:1019, "b"] += 3.0
+    path = tmp_path_factory.mktemp("data") / "sensors.csv"
+    df.sample(frac=1, random_state=0).to_csv(path, index=False)  # shuffled rows: --time-column sorts them
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(series_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "model"
+    train_part = series_csv.parent / "train.csv"
+    df = pd.read_csv(series_csv).sort_values("time")
+    df[df.time < 800].to_csv(train_part, index=False)
+    r = run("train", train_part, "--time-column", "time", "--columns", "a,b", "--task", "composite", "--window", 24,
+            "--stride", 2, "--horizon", 4, "--epochs", 25, "--hidden-size", 32, "--learning-rate", 0.01,
+            "--batch-size", 32, "--seed", 0, "--quiet", "-o", out)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_train_writes_a_model_directory(model_dir):
+    assert {p.name for p in model_dir.iterdir()} >= {"config.json", "model.safetensors", "state.json", "data.json"}
+    settings = json.loads((model_dir / "data.json").read_text())
+    assert settings["window"] == 24 and settings["stride"] == 2 and settings["feature_names"] == ["a", "b"]
+    assert settings["score_std"] > 0
+
+
+def test_detect_end_to_end_finds_the_planted_shift(model_dir, series_csv, tmp_path):
+    out, png = tmp_path / "scores.csv", tmp_path / "scores.png"
+    r = run("detect", model_dir, series_csv, "-o", out, "--plot", png, "--label-column", "label")
+    assert r.exit_code == 0, r.output
+    m = re.search(r"precision (\d\.\d\d), recall (\d\.\d\d)", r.output)
+    assert m and float(m.group(1)) >= 0.3 and float(m.group(2)) >= 0.9, r.output
+    scores = pd.read_csv(out)
+    assert list(scores.columns) == ["t", "score", "anomaly"] and len(scores) == 1200
+    inside = scores.score[1000:1020].mean()
+    normal = scores.score[:800].mean()
+    assert inside > 10 * normal
+    assert scores.anomaly[1000:1020].mean() > 0.8  # most planted points flagged
+    assert scores.anomaly[:800].mean() < 0.02
+    # most flags that miss the shift are its neighbours, within one window (24 steps)
+    flagged = np.flatnonzero(scores.anomaly)
+    assert ((flagged >= 1000 - 24) & (flagged < 1020 + 24)).mean() >= 0.8
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_encode_one_code_per_window(model_dir, series_csv, tmp_path):
+    out = tmp_path / "codes.parquet"
+    r = run("encode", model_dir, series_csv, "-o", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    codes = pd.read_parquet(out)
+    assert len(codes) == (1200 - 24) // 2 + 1
+    assert list(codes.columns[:3]) == ["start", "end", "code_0"] and codes.shape[1] == 2 + 32
+
+
+def test_reconstruct_and_forecast_series(model_dir, series_csv, tmp_path):
+    r = run("reconstruct", model_dir, series_csv, "-o", tmp_path / "rec.npy", "--quiet")
+    assert r.exit_code == 0, r.output
+    rec = np.load(tmp_path / "rec.npy", allow_pickle=False)
+    assert rec.shape == (1200, 3)  # t, a, b
+    truth = pd.read_csv(series_csv).sort_values("time")[["a", "b"]].to_numpy()
+    assert np.abs(rec[:800, 1:] - truth[:800]).mean() < 0.3
+    r = run("forecast", model_dir, series_csv, "-o", tmp_path / "fc.csv", "--quiet")
+    assert r.exit_code == 0, r.output
+    fc = pd.read_csv(tmp_path / "fc.csv")
+    assert list(fc.t) == [1200, 1201, 1202, 1203] and list(fc.columns) == ["t", "a", "b"]
+
+
+def test_sequences_in_long_format_with_id_column(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [{"id": f"s{i}", "step": s, "x": np.sin(0.5 * s + i), "y": np.cos(0.3 * s + i)}
+            for i in range(30) for s in range(8 + i % 5)]
+    path = tmp_path / "seqs.parquet"
+    pd.DataFrame(rows).sample(frac=1, random_state=0).to_parquet(path)
+    r = run("train", path, "--id-column", "id", "--time-column", "step", "--epochs", 3, "--hidden-size", 8,
+            "--task", "composite", "--horizon", 2, "-o", tmp_path / "m", "--quiet")
+    assert r.exit_code == 0, r.output
+    r = run("encode", tmp_path / "m", path, "-o", tmp_path / "c.csv", "--quiet")
+    assert r.exit_code == 0, r.output
+    codes = pd.read_csv(tmp_path / "c.csv")
+    assert len(codes) == 30 and set(codes.id) == {f"s{i}" for i in range(30)}
+    r = run("reconstruct", tmp_path / "m", path, "-o", tmp_path / "r.csv", "--quiet")
+    rec = pd.read_csv(tmp_path / "r.csv")
+    assert len(rec) == len(rows) and list(rec.columns) == ["id", "step", "x", "y"]
+    r = run("detect", tmp_path / "m", path, "-o", tmp_path / "d.csv", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(tmp_path / "d.csv")) == 30
+    r = run("forecast", tmp_path / "m", path, "-o", tmp_path / "f.csv", "--quiet")
+    assert len(pd.read_csv(tmp_path / "f.csv")) == 60
+
+
+def test_builtin_data_info_and_datasets(tmp_path):
+    r = run("train", "builtin:tutorial", "--epochs", 2, "--hidden-size", 4, "-o", tmp_path / "m", "--quiet")
+    assert r.exit_code == 0, r.output
+    r = run("info", tmp_path / "m")
+    assert r.exit_code == 0 and "hidden_size" in r.output and "epochs trained" in r.output
+    r = run("datasets")
+    assert r.exit_code == 0 and "sines" in r.output and "moving-digits" in r.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "missing.csv"], "no such file: missing.csv"),
+        (["train", "builtin:sines", "--epochs", "1"], "one long series; give --window"),
+        (["train", "builtin:nope"], "unknown"),
+        (["train", "builtin:sines", "--window", "8", "--task", "forecast"], "task='forecast' is not valid"),
+        (["info", "no-such-model"], "the directory does not exist"),
+        (["train", "builtin:sines", "--window", "8", "--layout", "wide"], "--layout 'wide' is not valid"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message):
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output
+
+
+def test_garbage_file_is_a_clean_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\xff\x13garbage\n\x00")
+    r = run("train", bad, "--window", 4)
+    assert r.exit_code == 2 and "Traceback" not in r.output and r.output.startswith("error:")
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_with_an_example_and_is_in_the_readme(name):
+    r = run(name, "--help")
+    assert r.exit_code == 0 and "Example" in r.output
+    assert re.search(rf"lstmae {name}\b", README.read_text()), f"`lstmae {name}` is not documented in the README"
+
+
+@pytest.mark.slow
+def test_demo_runs_and_writes_its_files(tmp_path):
+    r = run("demo", "-o", tmp_path / "d", "--epochs", 5, "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "reconstruction MSE" in r.output and "anomaly recall" in r.output
+    for name in ("history.png", "reconstruction.png", "scores.png"):
+        assert (tmp_path / "d" / name).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "d" / "model" / "model.safetensors").is_file()
