@@ -1,0 +1,83 @@
+"""Honest evaluation of anomaly detection on time series.
+
+- **Point-wise** precision / recall / F1: every time point counts once, no adjustment.
+- **Event-wise** (range) precision / recall / F1: a true anomaly (a run of consecutive
+  labelled points) is found when at least one predicted point falls inside it; a
+  predicted event (a run of consecutive flagged points) is correct when it overlaps a
+  true anomaly. Recall counts true events, precision counts predicted events.
+- **ROC-AUC** and **PR-AUC** (average precision) of the raw scores, free of any threshold.
+
+Why point-adjusted F1 is not reported as a headline: "point adjustment" marks a whole
+true segment as detected as soon as one of its points is flagged. On data with long
+anomalous segments, a detector that flags random points then reaches high F1 (Kim et
+al. 2022, "Towards a Rigorous Evaluation of Time-series Anomaly Detection", show random
+scores beating published methods under it). Point-wise and event-wise scores, with
+threshold-free AUCs beside them, cannot be gamed that way.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+
+def segments(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive nonzero values as (start, end) pairs, end exclusive."""
+    labels = (np.asarray(labels).ravel() > 0).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], labels, [0]])))
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+
+
+def _prf(tp_p: float, n_p: float, tp_r: float, n_r: float) -> tuple[float, float, float]:
+    precision = tp_p / n_p if n_p else 0.0
+    recall = tp_r / n_r if n_r else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def _check(labels, predicted) -> tuple[np.ndarray, np.ndarray]:
+    labels = (np.asarray(labels).ravel() > 0).astype(np.int8)
+    predicted = (np.asarray(predicted).ravel() > 0).astype(np.int8)
+    if labels.shape != predicted.shape:
+        raise ValueError(f"labels have {labels.size} points but predictions {predicted.size}; they must align.")
+    return labels, predicted
+
+
+def pointwise_prf(labels, predicted) -> tuple[float, float, float]:
+    """Point-wise precision, recall, F1 (no point adjustment)."""
+    labels, predicted = _check(labels, predicted)
+    tp = float((labels & predicted).sum())
+    return _prf(tp, float(predicted.sum()), tp, float(labels.sum()))
+
+
+def eventwise_prf(labels, predicted) -> tuple[float, float, float]:
+    """Event-wise precision, recall, F1 (see the module docstring)."""
+    labels, predicted = _check(labels, predicted)
+    true_events, pred_events = segments(labels), segments(predicted)
+    found = sum(bool(predicted[s:e].any()) for s, e in true_events)
+    correct = sum(bool(labels[s:e].any()) for s, e in pred_events)
+    return _prf(correct, len(pred_events), found, len(true_events))
+
+
+def evaluate(labels, scores, predicted=None) -> dict[str, float]:
+    """All metrics at once: ROC-AUC, PR-AUC of `scores` (higher = more anomalous) and,
+    when `predicted` flags are given, point-wise and event-wise precision/recall/F1.
+
+    NaN scores (points no window covered) are left out of the AUCs.
+    """
+    labels = (np.asarray(labels).ravel() > 0).astype(np.int8)
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if labels.shape != scores.shape:
+        raise ValueError(f"labels have {labels.size} points but scores {scores.size}; they must align.")
+    ok = np.isfinite(scores)
+    out: dict[str, float] = {}
+    if 0 < labels[ok].sum() < ok.sum():
+        out["roc_auc"] = float(roc_auc_score(labels[ok], scores[ok]))
+        out["pr_auc"] = float(average_precision_score(labels[ok], scores[ok]))
+    else:
+        out["roc_auc"] = out["pr_auc"] = float("nan")
+    if predicted is not None:
+        p, r, f = pointwise_prf(labels, predicted)
+        out.update(point_precision=p, point_recall=r, point_f1=f)
+        p, r, f = eventwise_prf(labels, predicted)
+        out.update(event_precision=p, event_recall=r, event_f1=f)
+    return out
