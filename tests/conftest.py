@@ -3,9 +3,14 @@ import os
 import sys
 import types
 
-import numpy as np
-import pytest
-import torch
+# Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine (other test runs,
+# other engineers) spinning threads made every LSTM call up to 100x slower. Set before torch
+# (and numpy / scikit-learn) load their OpenMP runtime; results are unchanged.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 

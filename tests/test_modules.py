@@ -137,3 +137,85 @@ def test_autoencoder_outputs_and_masked_loss_shapes():
     assert model({"x": x, "lengths": lengths})[1] is not None  # reconstruction loss alone
     pred_only = Autoencoder(ModelConfig(n_features=2, task="predict", horizon=3, hidden_size=4))
     assert pred_only({"x": x})[1] is None  # no target, no loss
+
+
+# --------------------------------------------------------------------------- fused recurrence
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_recurrence_gradients_match_autograd_reference_loop(activation, masked):
+    """The hand-written backward through time (`_Recurrence`) against autograd on the plain loop."""
+    torch.manual_seed(3)
+    mod = LoopLSTM(2, 4, activation=activation).double()
+    n, steps, hid = 3, 6, 4
+    x_proj = torch.randn(n, steps, 4 * hid, dtype=torch.float64, requires_grad=True)
+    w_hh = (0.5 * torch.randn(4 * hid, hid, dtype=torch.float64)).requires_grad_()
+    h0 = torch.randn(n, hid, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(n, hid, dtype=torch.float64, requires_grad=True)
+    mask = (torch.arange(steps)[None] < torch.tensor([6, 2, 4])[:, None]) if masked else None
+    inputs = (x_proj, w_hh, h0, c0)
+    weights = [torch.randn(n, steps, hid, dtype=torch.float64), torch.randn(n, hid, dtype=torch.float64),
+               torch.randn(n, hid, dtype=torch.float64)]
+
+    def loss(outs):
+        return sum((o * w).sum() for o, w in zip(outs, weights))
+
+    ref = mod._reference_direction(*inputs, mask)
+    mine = mod._direction(*inputs, mask)
+    for a, b in zip(mine, ref):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    g_ref = torch.autograd.grad(loss(ref), inputs)
+    g_mine = torch.autograd.grad(loss(mine), inputs)
+    for a, b in zip(g_mine, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
+    from lstmae.cells import _Recurrence
+
+    assert torch.autograd.gradcheck(lambda *a: _Recurrence.apply(*a, mask, activation == "relu"), inputs)
+
+
+def test_fused_recurrence_flushes_vanishing_gradients_to_exact_zero():
+    """A long encoder-like sequence (gradient only at the last step): early-step gradients that
+    would be denormal are zero, the rest agree with autograd."""
+    torch.manual_seed(4)
+    mod = LoopLSTM(1, 8, activation="relu")
+    n, steps, hid = 4, 400, 8
+    x_proj = (0.1 * torch.randn(n, steps, 4 * hid) - 3.0).requires_grad_()  # forget gates ~0: fast decay
+    w_hh = (0.1 * torch.randn(4 * hid, hid)).requires_grad_()
+    h0 = torch.zeros(n, hid)
+    c0 = torch.zeros(n, hid)
+    _, h, _ = mod._direction(x_proj, w_hh, h0, c0, None)
+    g = torch.autograd.grad(h.sum(), x_proj)[0]
+    _, h_ref, _ = mod._reference_direction(x_proj, w_hh, h0, c0, None)
+    g_ref = torch.autograd.grad(h_ref.sum(), x_proj)[0]
+    tiny = torch.finfo(torch.float32).tiny
+    assert not ((g != 0) & (g.abs() < tiny)).any(), "no denormal gradients"
+    assert (g[:, 0] == 0).all()
+    torch.testing.assert_close(g, g_ref, atol=1e-30, rtol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_repeated_input_is_projected_once_with_the_same_result(activation):
+    """A `LoopLSTM` fed an expanded (repeated) input projects it once; results and gradients
+    equal those of the same input materialised at every step."""
+    torch.manual_seed(5)
+    mod = LoopLSTM(3, 5, activation=activation).double()
+    code = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    expanded = code.unsqueeze(1).expand(4, 7, 3)
+    assert expanded.stride(1) == 0
+    out, (h, c) = mod(expanded)
+    out_ref, (h_ref, c_ref) = mod(expanded.contiguous())
+    torch.testing.assert_close(out, out_ref, atol=1e-12, rtol=0)
+    torch.testing.assert_close(h, h_ref, atol=1e-12, rtol=0)
+    g = torch.autograd.grad(out.sum() + c.sum(), [code, mod.weight_ih_l0])
+    g_ref = torch.autograd.grad(out_ref.sum() + c_ref.sum(), [code, mod.weight_ih_l0])
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
+def test_encode_only_batch_returns_the_same_codes_without_decoding():
+    cfg = ModelConfig(n_features=2, hidden_size=6, task="composite", horizon=3)
+    model = Autoencoder(cfg).eval()
+    x = torch.randn(5, 8, 2)
+    full, _ = model({"x": x})
+    only, loss = model({"x": x, "encode_only": torch.ones(())})
+    assert loss is None and "reconstruction" not in only and "forecast" not in only
+    torch.testing.assert_close(only["features"], full["features"])

@@ -7,6 +7,8 @@ __version__ = "0.1.0"
 
 from .config import ModelConfig  # noqa: E402
 from .estimators import LSTMAutoencoder  # noqa: E402
+from .classifier import LSTMClassifier  # noqa: E402
+from .detector import LSTMAnomalyDetector  # noqa: E402
 from .serialization import ModelFileError  # noqa: E402
 
-__all__ = ["LSTMAutoencoder", "ModelConfig", "ModelFileError", "__version__"]
+__all__ = ["LSTMAnomalyDetector", "LSTMAutoencoder", "LSTMClassifier", "ModelConfig", "ModelFileError", "__version__"]

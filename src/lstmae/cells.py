@@ -21,6 +21,9 @@ direction reads each sequence from its own last step.
 from __future__ import annotations
 
 import math
+import os
+import warnings
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -108,7 +111,15 @@ class LoopLSTM(nn.Module):
         )
 
     def _direction(self, x_proj: Tensor, w_hh: Tensor, h: Tensor, c: Tensor, mask: Tensor | None):
-        """Run one direction over time. x_proj: (N, L, 4H) input projections incl. both biases."""
+        """Run one direction over time. x_proj: (N, L, 4H) input projections incl. both biases.
+
+        The recurrence is one fused autograd node (`_Recurrence`) with a hand-written backward
+        through time; `_reference_direction` is the plain autograd loop it replaces (tests).
+        """
+        return _Recurrence.apply(x_proj, w_hh, h, c, mask, self.activation == "relu")
+
+    def _reference_direction(self, x_proj: Tensor, w_hh: Tensor, h: Tensor, c: Tensor, mask: Tensor | None):
+        """The same recurrence as a plain loop of autograd ops (the parity reference)."""
         outputs = []
         act = self._act
         for t in range(x_proj.shape[1]):
@@ -164,7 +175,12 @@ class LoopLSTM(nn.Module):
                 w_hh = getattr(self, f"weight_hh_{name}")
                 bias = getattr(self, f"bias_ih_{name}") + getattr(self, f"bias_hh_{name}")
                 inp = layer_input if d == 0 else reverse_padded(layer_input, lengths)
-                x_proj = F.linear(inp, w_ih, bias)  # all steps in one matmul
+                if inp.shape[1] > 1 and inp.stride(1) == 0:
+                    # the same input at every step (a repeated code, `expand`ed): project it
+                    # once per sequence, not once per step
+                    x_proj = F.linear(inp[:, 0], w_ih, bias).unsqueeze(1).expand(-1, inp.shape[1], -1)
+                else:
+                    x_proj = F.linear(inp, w_ih, bias)  # all steps in one matmul
                 k = layer * directions + d
                 out, h, c = self._direction(x_proj, w_hh, hx[0][k], hx[1][k], mask)
                 if d == 1:
@@ -179,3 +195,173 @@ class LoopLSTM(nn.Module):
                 layer_output = F.dropout(layer_output, self.dropout, training=True)
             layer_input = layer_output
         return layer_input, (torch.stack(h_n), torch.stack(c_n))
+
+
+# ---------------------------------------------------------------------------------------
+# Fused recurrence: one direction of one layer, forward and a hand-written backward
+# through time. Autograd records one node per direction instead of ~10 per time step, the
+# gate nonlinearities are computed on the whole (N, 4H) gate block at once, and the weight
+# gradient of the recurrent matrix is one matmul over all steps after the loop.
+
+
+def _act_into(relu: bool, x: Tensor, out: Tensor) -> None:
+    if relu:
+        torch.clamp_min(x, 0.0, out=out)  # relu has no out= variant
+    else:
+        torch.tanh(x, out=out)
+
+
+def _recurrence_forward(
+    x_proj: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, mask: Optional[Tensor], relu: bool
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Returns gate activations (L, N, 4H), act(c_new) (L, N, H), carried h and c (L + 1, N, H)."""
+    n, steps, four_h = x_proj.shape
+    hid = four_h // 4
+    gates = x_proj.new_empty(steps, n, four_h)
+    act_c = x_proj.new_empty(steps, n, hid)
+    hs = x_proj.new_empty(steps + 1, n, hid)
+    cs = x_proj.new_empty(steps + 1, n, hid)
+    hs[0] = h0
+    cs[0] = c0
+    w_t = w_hh.t()
+    for t in range(steps):
+        pre = torch.addmm(x_proj[:, t], hs[t], w_t)
+        a = gates[t]
+        torch.sigmoid(pre, out=a)
+        _act_into(relu, pre[:, 2 * hid : 3 * hid], a[:, 2 * hid : 3 * hid])
+        i, f, g, o = a[:, :hid], a[:, hid : 2 * hid], a[:, 2 * hid : 3 * hid], a[:, 3 * hid :]
+        if mask is None:
+            c_new = torch.addcmul(f * cs[t], i, g, out=cs[t + 1])
+            _act_into(relu, c_new, act_c[t])
+            torch.mul(o, act_c[t], out=hs[t + 1])
+        else:
+            c_new = torch.addcmul(f * cs[t], i, g)
+            _act_into(relu, c_new, act_c[t])
+            m = mask[:, t : t + 1]
+            torch.where(m, o * act_c[t], hs[t], out=hs[t + 1])
+            torch.where(m, c_new, cs[t], out=cs[t + 1])
+    return gates, act_c, hs, cs
+
+
+def _recurrence_backward(
+    grad_out: Tensor, grad_hn: Tensor, grad_cn: Tensor, w_hh: Tensor,
+    gates: Tensor, act_c: Tensor, hs: Tensor, cs: Tensor, mask: Optional[Tensor], relu: bool, flush: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Gradients w.r.t. x_proj (N, L, 4H), w_hh (4H, H), h0, c0.
+
+    Everything that does not depend on the carried gradient is computed for all steps at
+    once before the loop, so each step is a handful of ops:
+
+        dc_tot = dc + dh * B            B = o * act'(c_new)
+        d_gates = [dc_tot, dc_tot, dc_tot, dh] * A
+                                        A = [g s'(i), c_prev s'(f), i act'(g), act(c_new) s'(o)]
+        dh = dh * (1 - m) + d_gates @ W_hh,   dc = dc * (1 - m) + dc_tot * (f m)
+
+    (m: 1 at valid steps, 0 at padding; A is multiplied by m.)
+    """
+    steps, n, four_h = gates.shape
+    hid = four_h // 4
+    i = gates[:, :, :hid]
+    f = gates[:, :, hid : 2 * hid]
+    g = gates[:, :, 2 * hid : 3 * hid]
+    o = gates[:, :, 3 * hid :]
+    s_prime = gates * (1.0 - gates)
+    if relu:
+        d_act_c = (act_c > 0).to(gates.dtype)
+        d_act_g = (g > 0).to(gates.dtype)
+    else:
+        d_act_c = 1.0 - act_c * act_c
+        d_act_g = 1.0 - g * g
+    b = o * d_act_c
+    a = torch.cat([g * s_prime[:, :, :hid], cs[:-1] * s_prime[:, :, hid : 2 * hid], i * d_act_g,
+                   act_c * s_prime[:, :, 3 * hid :]], dim=2)
+    f_m = f
+    keep = f  # unused without a mask
+    if mask is not None:
+        m = mask.t().unsqueeze(2).to(gates.dtype)  # (L, N, 1)
+        a = a * m
+        f_m = f * m
+        keep = 1.0 - m
+    a3 = a[:, :, : 3 * hid].reshape(steps, n, 3, hid)
+    a_o = a[:, :, 3 * hid :]
+    grad_out_t = grad_out.transpose(0, 1)  # (L, N, H)
+    d_gates = gates.new_empty(steps, n, four_h)
+    dh = grad_hn.clone()
+    dc = grad_cn.clone()
+    # Gradients that only flow back through time (an encoder's, fed at its last step) decay
+    # geometrically and would turn denormal, which makes every CPU op on them ~100x slower.
+    # Values below `flush` are set to zero (like flush-to-zero arithmetic, but well above
+    # the denormal range); once the carried gradient is zero and no earlier output gradient
+    # remains, the gradient of the remaining steps is exactly zero and the loop stops.
+    has_grad = (grad_out.abs().amax(dim=(0, 2)) > 0).nonzero()
+    first_grad = int(has_grad[0, 0]) if has_grad.numel() > 0 else steps  # first step with an output gradient
+    for k in range(steps):
+        t = steps - 1 - k
+        if t % 4 == 3 or t == steps - 1:
+            if float(torch.maximum(dh.abs().amax(), dc.abs().amax())) < flush:
+                dh.zero_()
+                dc.zero_()
+                if first_grad > t:
+                    d_gates[: t + 1].zero_()
+                    break
+        if t >= first_grad:
+            dh = dh + grad_out_t[t]
+        dc_tot = torch.addcmul(dc, dh, b[t])
+        da = d_gates[t]
+        torch.mul(a3[t], dc_tot.unsqueeze(1), out=da[:, : 3 * hid].view(n, 3, hid))
+        torch.mul(a_o[t], dh, out=da[:, 3 * hid :])
+        if mask is not None:
+            dh = torch.addmm(dh * keep[t], da, w_hh)
+            dc = torch.addcmul(dc * keep[t], dc_tot, f_m[t])
+        else:
+            dh = torch.mm(da, w_hh)
+            dc = dc_tot * f[t]
+    grad_w_hh = d_gates.reshape(-1, four_h).t().mm(hs[:-1].reshape(-1, hid))
+    return d_gates.transpose(0, 1), grad_w_hh, dh, dc
+
+
+class _Recurrence(torch.autograd.Function):
+    """Autograd node for one direction: (x_proj, w_hh, h0, c0) -> (outputs, h_n, c_n)."""
+
+    @staticmethod
+    def forward(ctx, x_proj, w_hh, h0, c0, mask, relu):
+        gates, act_c, hs, cs = _RECURRENCE_FORWARD(x_proj, w_hh, h0, c0, mask, relu)
+        ctx.save_for_backward(w_hh, gates, act_c, hs, cs, mask)
+        ctx.relu = relu
+        out = hs[1:].transpose(0, 1)
+        return out, hs[-1].clone(), cs[-1].clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out, grad_hn, grad_cn):
+        w_hh, gates, act_c, hs, cs, mask = ctx.saved_tensors
+        steps, n, four_h = gates.shape
+        hid = four_h // 4
+        zeros = None
+        if grad_out is None:
+            grad_out = gates.new_zeros(n, steps, hid)
+        if grad_hn is None:
+            grad_hn = gates.new_zeros(n, hid)
+        if grad_cn is None:
+            grad_cn = gates.new_zeros(n, hid)
+        flush = torch.finfo(gates.dtype).tiny * 2.0**24
+        d_x, d_w, d_h0, d_c0 = _RECURRENCE_BACKWARD(
+            grad_out.contiguous(), grad_hn, grad_cn, w_hh, gates, act_c, hs, cs, mask, ctx.relu, flush
+        )
+        return d_x, d_w, d_h0, d_c0, None, None
+
+
+def _script(fn):
+    """TorchScript `fn` (no Python interpreter work per time step); plain Python if that fails."""
+    if os.environ.get("LSTMAE_NO_JIT"):
+        return fn
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.10 deprecates TorchScript
+            return torch.jit.script(fn)
+    except Exception:  # pragma: no cover - TorchScript unavailable or changed
+        return fn
+
+
+_RECURRENCE_FORWARD = _script(_recurrence_forward)
+_RECURRENCE_BACKWARD = _script(_recurrence_backward)

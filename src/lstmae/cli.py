@@ -100,12 +100,65 @@ def _write(path: Path, frame) -> None:
     write_table(path, frame)
 
 
-def _load_model(model: Path):
+def _load_any(model: Path):
+    """(detector or None, autoencoder, data settings) of a model directory of either kind."""
     from .estimators import LSTMAutoencoder
 
-    ae = LSTMAutoencoder.load(model)
+    config_file = Path(model) / "config.json"
+    try:
+        kind = json.loads(config_file.read_text()).get("estimator") if config_file.is_file() else None
+    except (ValueError, OSError, AttributeError, RecursionError):
+        kind = None  # the loader below gives the precise error
+    if kind == "LSTMAnomalyDetector":
+        from .detector import LSTMAnomalyDetector
+
+        det = LSTMAnomalyDetector.load(model)
+        ae = det.autoencoder_
+    else:
+        det, ae = None, LSTMAutoencoder.load(model)
+    return det, ae, _read_settings(model)
+
+
+def _read_settings(model: Path) -> dict:
     settings_file = Path(model) / DATA_FILE
-    settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+    if not settings_file.is_file():
+        return {}
+    try:
+        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{settings_file} is corrupt (not valid JSON: {exc}); train the model again.") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{settings_file} is corrupt (expected a JSON object); train the model again.")
+    for key, ok in _DATA_CHECKS.items():
+        if key in settings and settings[key] is not None and not ok(settings[key]):
+            raise ValueError(f"{settings_file} is corrupt ({key}={settings[key]!r}); train the model again.")
+    return settings
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _is_text(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+# data.json is read back by every command: a hand-edited or corrupt value is refused up front
+_DATA_CHECKS = {
+    "window": _is_int, "stride": _is_int, "score_mean": _is_number, "score_std": _is_number,
+    "columns": _is_text, "time_column": _is_text, "id_column": _is_text, "layout": _is_text, "fill": _is_text,
+    "kind": _is_text,
+    "feature_names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def _load_model(model: Path):
+    """(autoencoder, data settings) of a model directory (a detector's autoencoder too)."""
+    _, ae, settings = _load_any(model)
     return ae, settings
 
 
@@ -120,7 +173,7 @@ def _windowing(data, settings: dict, window: int | None, stride: int | None) -> 
 def _console(quiet: bool):
     from rich.console import Console
 
-    return Console(stderr=True, quiet=quiet)
+    return Console(stderr=True, quiet=quiet, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -148,6 +201,20 @@ def train(
     learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     validation_split: Annotated[float, typer.Option(help="Fraction held out (the last samples).")] = 0.0,
     patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience.")] = None,
+    checkpoint_dir: Annotated[Optional[Path], typer.Option(
+        "--checkpoint-dir", help="Save training checkpoints here (every --checkpoint-every epochs and at the best loss).")] = None,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", help="Epochs between checkpoints.")] = 1,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from the checkpoint in --checkpoint-dir (from scratch if there is none).")] = False,
+    detector: Annotated[bool, typer.Option(
+        "--detector", help="Fit an anomaly detector: the autoencoder, then its error model and threshold "
+        "on a held-out part of the (normal) data.")] = False,
+    error_model: Annotated[str, typer.Option(help="With --detector: mean or mahalanobis.")] = "mean",
+    threshold_method: Annotated[str, typer.Option(
+        help="With --detector: k-sigma, contamination or max (f-beta needs labels: Python API).")] = "k-sigma",
+    contamination: Annotated[float, typer.Option(help="With --threshold-method contamination.")] = 0.01,
+    k_sigma: Annotated[float, typer.Option("--k-sigma", help="With --threshold-method k-sigma.")] = 4.0,
+    holdout: Annotated[float, typer.Option(help="With --detector: fraction held out for the threshold.")] = 0.25,
     seed: Seed = 0,
     columns: Columns = None,
     time_column: TimeCol = None,
@@ -156,7 +223,7 @@ def train(
     fill: Fill = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train an LSTM autoencoder and save it as a model directory.
+    """Train an LSTM autoencoder (or, with --detector, an anomaly detector) and save it as a model directory.
 
     Example: lstmae train sensors.csv --time-column t --task composite --window 64 --horizon 8 -o model/
     """
@@ -186,8 +253,18 @@ def train(
         if window is not None:
             raise UsageError(f"--window cuts one long series, but the data holds {seqs.n_sequences} sequences.")
         X = seqs.sequences
+    if detector:
+        _train_detector(ae, seqs, X, settings, output, console, error_model=error_model, threshold=threshold_method,
+                        contamination=contamination, k_sigma=k_sigma, holdout=holdout, seed=seed,
+                        checkpointing=checkpoint_dir is not None)
+        return
+    if resume and checkpoint_dir is not None and not quiet:
+        from .checkpoint import has_checkpoint
+
+        console.print(f"resuming from the checkpoint in {checkpoint_dir}" if has_checkpoint(checkpoint_dir)
+                      else f"no checkpoint in {checkpoint_dir}: training from scratch")
     start = time.perf_counter()
-    ae.fit(X)
+    ae.fit(X, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
     seconds = time.perf_counter() - start
     if ae.config_.has_reconstruction:  # normal-score statistics for `detect`'s default threshold
         scores = (series_scores(ae, seqs.sequences, window, stride) if seqs.kind == "series"
@@ -208,9 +285,50 @@ def train(
     )
 
 
+def _train_detector(ae, seqs, X, settings: dict, output: Path, console, *, checkpointing: bool, **params) -> None:
+    """`train --detector`: fit an LSTMAnomalyDetector around `ae` and save it with the data settings."""
+    from ._atomic import atomic_write
+    from .detector import LSTMAnomalyDetector
+
+    if checkpointing:
+        raise UsageError("--checkpoint-dir is not supported with --detector; train without --detector to checkpoint.")
+    series = seqs.kind == "series"
+    det = LSTMAnomalyDetector(autoencoder=ae, window=settings.get("window"), stride=settings.get("stride", 1),
+                              error_model=params["error_model"], threshold=params["threshold"],
+                              contamination=params["contamination"], k_sigma=params["k_sigma"],
+                              holdout=params["holdout"], random_state=params["seed"])
+    start = time.perf_counter()
+    if series:
+        det.fit_series(seqs.sequences, feature_names=seqs.feature_names)
+    else:
+        det.fit(X)
+    det.save(output)
+    with atomic_write(Path(output) / DATA_FILE, "w") as fh:
+        json.dump(settings, fh, indent=2)
+    console.print(
+        f"fitted an anomaly detector in {time.perf_counter() - start:.1f} s ({params['error_model']} error model, "
+        f"{params['threshold']} threshold {det.threshold_:.4g} on held-out {'points' if series else 'sequences'}); "
+        f"saved to {output}"
+    )
+
+
 def _sequence_scores(ae, X) -> np.ndarray:
     """Mean reconstruction error of each sequence (over its valid steps and features)."""
     return np.array([float(np.mean(e)) for e in ae.reconstruction_errors(X)])
+
+
+def _codes(ae, seqs, settings: dict, window: int | None, stride: int | None):
+    """Codes of every window of a long series or of every sequence: (codes, window starts, window).
+
+    Starts and window are None for sequences. Windows are encoded in chunks (bounded memory).
+    """
+    from .scoring import iter_window_chunks
+
+    if seqs.kind != "series":
+        return ae.transform(seqs.sequences), None, None
+    window, stride = _windowing(seqs, settings, window, stride)
+    codes = np.concatenate([ae.transform(w) for _, w in iter_window_chunks(seqs.sequences, window, stride)])
+    return codes, np.arange(len(codes)) * stride, window
 
 
 def _id_frame(ids, n: int):
@@ -234,22 +352,16 @@ def encode(
     """
     import pandas as pd
 
-    from .scoring import iter_window_chunks
-
     ae, settings = _load_model(model)
     seqs = _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
                  id_column or settings.get("id_column"), layout, fill or settings.get("fill"))
     names = [f"code_{i}" for i in range(ae.config_.code_dim)]
-    if seqs.kind == "series":
-        window, stride = _windowing(seqs, settings, window, stride)
-        codes = np.concatenate([ae.transform(w) for _, w in iter_window_chunks(seqs.sequences, window, stride)])
-        starts = np.arange(len(codes)) * stride
-        frame = pd.DataFrame(codes, columns=names)
+    codes, starts, window = _codes(ae, seqs, settings, window, stride)
+    frame = pd.DataFrame(codes, columns=names)
+    if starts is not None:
         frame.insert(0, "end", starts + window)
         frame.insert(0, "start", starts)
     else:
-        codes = ae.transform(seqs.sequences)
-        frame = pd.DataFrame(codes, columns=names)
         frame.insert(0, "id", _id_frame(seqs.ids, len(codes)))
     _write(output, frame)
     _console(quiet).print(f"wrote {len(frame)} codes of size {len(names)} to {output}")
@@ -331,52 +443,77 @@ def forecast(
 @app.command()
 @command
 def detect(
-    model: Annotated[Path, typer.Argument(help="Model directory.")],
+    model: Annotated[Path, typer.Argument(help="Model directory (from train, or train --detector).")],
     data: Annotated[str, typer.Argument(help="Data file or builtin:NAME.")],
     output: Output = Path("scores.csv"),
+    events: Annotated[Optional[Path], typer.Option(
+        "--events", help="Also write the events (runs of anomalous points: start, end, peak, top features).")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG of the series and scores.")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Score threshold (default: training mean + k-sigma std).")] = None,
-    k_sigma: Annotated[float, typer.Option("--k-sigma", help="Threshold = mean + k * std of the training scores.")] = 4.0,
+    threshold: Annotated[Optional[float], typer.Option(
+        help="Score threshold (default: the detector's, or training mean + k-sigma std for a plain model).")] = None,
+    k_sigma: Annotated[float, typer.Option("--k-sigma", help="Plain models: mean + k * std of training scores.")] = 4.0,
     label_column: Annotated[Optional[str], typer.Option(
-        "--label-column", help="Column of true 0/1 labels: report precision/recall and shade them in the plot.")] = None,
+        "--label-column", help="Column of true 0/1 labels: report the metrics and shade them in the plot.")] = None,
     window: Window = None, stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
     id_column: IdCol = None, layout: Layout = "long", fill: Fill = None, quiet: Quiet = False,
 ) -> None:
-    """Score every time point (series) or sequence by reconstruction error and flag anomalies.
+    """Score every time point (series) or sequence, flag anomalies, and list the anomalous events.
 
-    Example: lstmae detect model/ sensors.csv -o scores.csv --plot scores.png
+    Example: lstmae detect model/ sensors.csv -o scores.csv --events events.csv --plot scores.png
     """
     import pandas as pd
 
+    from .metrics import evaluate, segments
     from .scoring import series_scores
 
-    ae, settings = _load_model(model)
+    det, ae, settings = _load_any(model)
     if not ae.config_.has_reconstruction:
         raise UsageError(f"{model} was trained with --task predict; detection needs --task reconstruct or composite.")
     seqs = _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
                  id_column or settings.get("id_column"), layout, fill or settings.get("fill"), label_column)
     if threshold is None:
-        if "score_mean" not in settings:
+        if det is not None:
+            threshold = det.threshold_
+        elif "score_mean" in settings:
+            threshold = settings["score_mean"] + k_sigma * settings["score_std"]
+        else:
             raise UsageError(f"{model} has no training score statistics; pass --threshold.")
-        threshold = settings["score_mean"] + k_sigma * settings["score_std"]
+    table = None
     if seqs.kind == "series":
         window, stride = _windowing(seqs, settings, window, stride)
-        scores = series_scores(ae, seqs.sequences, window, stride, progress=not quiet)
+        if det is not None:
+            det.set_params(window=window, stride=stride)
+            det.threshold_ = threshold
+            result = det.detect_series(seqs.sequences, progress=not quiet)
+            scores, table = result.scores, result.events_frame()
+        else:
+            scores = series_scores(ae, seqs.sequences, window, stride, progress=not quiet)
         frame = pd.DataFrame({"t": np.arange(len(scores)), "score": scores})
     else:
-        scores = _sequence_scores(ae, seqs.sequences)
+        scores = det.anomaly_score(seqs.sequences) if det is not None else _sequence_scores(ae, seqs.sequences)
         frame = pd.DataFrame({"id": _id_frame(seqs.ids, len(scores)), "score": scores})
     flagged = (scores > threshold).astype(np.int64)
     frame["anomaly"] = flagged
+    if table is None:  # events without per-feature attribution
+        rows = []
+        for start, end in segments(flagged):
+            peak = start + int(np.nanargmax(scores[start:end]))
+            rows.append({"start": start, "end": end, "peak": peak, "peak_score": float(scores[peak]),
+                         "top_features": ""})
+        table = pd.DataFrame(rows, columns=["start", "end", "peak", "peak_score", "top_features"])
     _write(output, frame)
     console = _console(quiet)
-    console.print(f"threshold {threshold:.4g}: {int(flagged.sum())} of {len(flagged)} flagged; wrote {output}")
-    labels = seqs.labels if seqs.kind == "series" and seqs.labels is not None else None
-    if labels is not None:
-        labels = (np.asarray(labels) > 0).astype(np.int64)
-        tp = int((flagged & labels).sum())
-        console.print(f"against the true labels: precision {tp / max(flagged.sum(), 1):.2f}, "
-                      f"recall {tp / max(labels.sum(), 1):.2f}")
+    unit = "points" if seqs.kind == "series" else "sequences"
+    console.print(f"threshold {threshold:.4g}: {int(flagged.sum())} of {len(flagged)} {unit} flagged, "
+                  f"{len(table)} events; wrote {output}")
+    if events is not None:
+        _write(events, table)
+        console.print(f"wrote {events}")
+    labels = (np.asarray(seqs.labels) > 0).astype(np.int64) if seqs.labels is not None else None
+    if labels is not None and labels.shape == flagged.shape:
+        m = evaluate(labels, scores, flagged)
+        console.print("against the true labels: " + ", ".join(
+            f"{k.replace('_', ' ')} {v:.2f}" for k, v in m.items()))
     if plot is not None:
         if seqs.kind != "series":
             raise UsageError("--plot draws a long series; this data holds separate sequences.")
@@ -384,6 +521,42 @@ def detect(
 
         plot_scores(seqs.sequences, scores, threshold, plot, labels=labels, predicted=flagged)
         console.print(f"wrote {plot}")
+
+
+@app.command()
+@command
+def evaluate(
+    scores: Annotated[Path, typer.Argument(help="Scores file written by `lstmae detect` (or any table).")],
+    truth: Annotated[Optional[str], typer.Option(
+        "--truth", help="File or builtin:NAME with the true labels (default: the scores file).")] = None,
+    label_column: Annotated[str, typer.Option("--label-column", help="Column of true 0/1 labels.")] = "label",
+    score_column: Annotated[str, typer.Option("--score-column", help="Column of anomaly scores.")] = "score",
+    predicted_column: Annotated[str, typer.Option(
+        "--predicted-column", help="Column of 0/1 flags (point- and event-wise metrics).")] = "anomaly",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Also write the metrics as JSON.")] = None,
+) -> None:
+    """Point-wise and event-wise precision/recall/F1 (no point adjustment), ROC-AUC and PR-AUC.
+
+    Example: lstmae evaluate scores.csv --truth sensors.csv --label-column label
+    """
+    from ._atomic import atomic_write
+    from .data.io import read_table
+    from .metrics import evaluate as compute
+
+    table = read_table(scores, columns=[score_column, predicted_column])
+    values = table.sequences
+    if truth is not None and truth.startswith("builtin:"):
+        labels = _read(truth, None, None, None, "long", None).labels
+        if labels is None:
+            raise UsageError(f"{truth} has no labels.")
+    else:
+        labels = read_table(truth or scores, columns=[label_column]).sequences[:, 0]
+    metrics = compute(labels, values[:, 0], values[:, 1])
+    for key, value in metrics.items():
+        typer.echo(f"{key:16s} {value:.4f}")
+    if output is not None:
+        with atomic_write(output, "w") as fh:
+            json.dump(metrics, fh, indent=2)
 
 
 @app.command()
@@ -454,6 +627,51 @@ def demo(
     console = Console()
     console.print(table)
     console.print("wrote " + ", ".join(str(f) for f in result.files) + f"  (total {result.seconds:.1f} s)")
+
+
+plot_app = typer.Typer(no_args_is_help=True, help="Plots of what a model makes of the data.")
+app.add_typer(plot_app, name="plot")
+
+
+@plot_app.command("codes")
+@command
+def plot_codes_command(
+    model: Annotated[Path, typer.Argument(help="Model directory.")],
+    data: Annotated[str, typer.Argument(help="Data file or builtin:NAME.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path("codes.png"),
+    labels: Annotated[Optional[str], typer.Option(
+        "--labels", help="Label column that colours the points: one label per sequence, or per time step of a "
+        "long series (a window takes the label of its last step). Built-in datasets bring their own.")] = None,
+    method: Annotated[str, typer.Option("--method", help="pca or tsne.")] = "pca",
+    max_points: Annotated[int, typer.Option(
+        "--max-points", help="Plot at most this many codes (evenly spaced), to keep t-SNE fast.")] = 5000,
+    seed: Seed = 0,
+    window: Window = None, stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
+    id_column: IdCol = None, layout: Layout = "long", fill: Fill = None, quiet: Quiet = False,
+) -> None:
+    """Map the code of every window or sequence to 2-D (PCA or t-SNE) and scatter them, coloured by label.
+
+    Example: lstmae plot codes model/ fleet.parquet --id-column device --labels kind -o codes.png
+    """
+    from .plotting import plot_codes
+
+    if method.lower() not in ("pca", "tsne"):
+        raise UsageError(f"--method {method!r} is not valid; use 'pca' or 'tsne'.")
+    if max_points < 2:
+        raise UsageError(f"--max-points {max_points} is not valid; it must be at least 2.")
+    ae, settings = _load_model(model)
+    seqs = _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
+                 id_column or settings.get("id_column"), layout, fill or settings.get("fill"), labels)
+    if labels is not None and seqs.labels is None:
+        raise UsageError(f"{data} has no labels; drop --labels or give data with a label column.")
+    codes, starts, window = _codes(ae, seqs, settings, window, stride)
+    point_labels = seqs.labels
+    if point_labels is not None and starts is not None:  # per time step -> the last step of each window
+        point_labels = np.asarray(point_labels)[starts + window - 1]
+    keep = np.unique(np.linspace(0, len(codes) - 1, min(max_points, len(codes))).round().astype(np.int64))
+    plot_codes(codes[keep], output, labels=None if point_labels is None else np.asarray(point_labels)[keep],
+               method=method, random_state=seed)
+    _console(quiet).print(f"wrote a {method.lower()} map of {len(keep)} codes to {output}")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ TASKS = ("reconstruct", "predict", "composite")
 BRIDGES = ("repeat", "state")
 ACTIVATIONS = ("tanh", "relu")
 LOSSES = ("mse", "mae", "huber", "bce")
+POOLINGS = ("last", "last_hc", "mean")
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -57,6 +58,7 @@ class ModelConfig:
     activation: str = "tanh"
     loss: str = "mse"
     loss_weights: tuple[float, float] = field(default=(1.0, 1.0))
+    pooling: str = "last"
 
     def __post_init__(self) -> None:
         _positive_int("n_features", self.n_features)
@@ -81,6 +83,7 @@ class ModelConfig:
         _choice("bridge", self.bridge, BRIDGES)
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("loss", self.loss, LOSSES)
+        _choice("pooling", self.pooling, POOLINGS)
         weights = tuple(self.loss_weights)
         if len(weights) != 2 or not all(
             isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
@@ -107,9 +110,23 @@ class ModelConfig:
         return 2 if self.bidirectional else 1
 
     @property
-    def code_dim(self) -> int:
-        """Length of the code vector returned by `transform`."""
+    def latent_dim(self) -> int:
+        """Length of the code the decoders read: ``code_size``, else D * ``hidden_size``."""
         return self.code_size if self.code_size is not None else self.num_directions * self.hidden_size
+
+    @property
+    def code_dim(self) -> int:
+        """Length of the vector returned by `transform` (it depends on ``pooling``).
+
+        "last": the code (`latent_dim`); "mean": D * ``hidden_size`` (mean of the top
+        layer's outputs, before any bottleneck); "last_hc": 2 * ``num_layers`` * D *
+        ``hidden_size`` (final h and c of every layer and direction, before any bottleneck).
+        """
+        if self.pooling == "mean":
+            return self.num_directions * self.hidden_size
+        if self.pooling == "last_hc":
+            return 2 * self.num_layers * self.num_directions * self.hidden_size
+        return self.latent_dim
 
     # --- JSON round-trip -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

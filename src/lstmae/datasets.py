@@ -163,7 +163,10 @@ def make_sines(
     """Noisy multivariate sines with injected, labelled anomalies.
 
     Each feature ``f`` is ``sin(2*pi*t / period_f + phase_f) + noise * N(0, 1)``
-    with its own period (25 to 100 steps) and phase. After ``train_end`` the
+    with its own period and phase. The periods are drawn from the divisors of 200
+    between 20 and 100 (20, 25, 40, 50, 100), so the joint pattern of all features
+    repeats every 200 steps and the clean training part shows every normal
+    combination of phases several times. After ``train_end`` the
     generator injects anomalies, each on one feature, cycling through three kinds:
 
     ``spike``
@@ -211,7 +214,7 @@ def make_sines(
     rng = np.random.default_rng(random_state)
 
     t = np.arange(n_points, dtype=np.float64)
-    periods = rng.uniform(25.0, 100.0, n_features)
+    periods = rng.choice(np.array([20.0, 25.0, 40.0, 50.0, 100.0]), size=n_features, replace=n_features > 5)
     phases = rng.uniform(0.0, 2 * np.pi, n_features)
     clean = np.sin(2 * np.pi * t[:, None] / periods + phases) + noise * rng.standard_normal(
         (n_points, n_features)

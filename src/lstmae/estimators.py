@@ -67,6 +67,35 @@ def _check_number(name: str, value: Any, low: float, high: float | None = None, 
         raise ValueError(f"{name}={value!r} is not valid; it must be {kind} {rng}{none}.")
 
 
+def scaled_batch(padded: Padded, scaler: SequenceScaler) -> dict[str, torch.Tensor]:
+    """Scale `padded`, re-zero its padding, and wrap it as a batch dict of CPU tensors.
+
+    Keys: ``x`` (N, L, F) float32, and ``lengths`` (N,) int64 when the lengths differ.
+    """
+    mask = padded.mask()
+    x = scaler.transform(padded.x) * mask[:, :, None]
+    data = {"x": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))}
+    if not padded.equal_length:
+        data["lengths"] = torch.from_numpy(padded.lengths)
+    return data
+
+
+def _check_restored(est: Any) -> None:
+    """Consistency of a loaded estimator's JSON state (scaler, feature count, history)."""
+    n = est.config_.n_features
+    if est.n_features_in_ != n:
+        raise ValueError(f"n_features_in_={est.n_features_in_} but the architecture has n_features={n}")
+    sc = est.scaler_
+    if sc.method not in SCALES or sc.offset.shape != (n,) or sc.scale.shape != (n,):
+        raise ValueError(f"the scaler does not fit {n} features (method {sc.method!r}, {sc.offset.size} offsets, "
+                         f"{sc.scale.size} scales)")
+    if not (np.isfinite(sc.offset).all() and np.isfinite(sc.scale).all() and (sc.scale > 0).all()):
+        raise ValueError("the scaler holds non-finite or non-positive values")
+    if not isinstance(est.history_, dict) or not isinstance(est.history_.get("train_loss"), list) \
+            or not est.history_["train_loss"]:
+        raise ValueError("the history is not an object with a non-empty train_loss list")
+
+
 class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """LSTM autoencoder for sequences: reconstruct, predict the future, or both.
 
@@ -93,6 +122,14 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Optional linear bottleneck: the code is ``Linear(encoder state) -> code_size``.
         None: the code is the encoder's final hidden state (``hidden_size`` values,
         twice that when bidirectional).
+    pooling : {"last", "last_hc", "mean"}, default="last"
+        What ``transform`` returns (training is the same for all three; the decoders
+        always read the code): "last" the code (above); "last_hc" the final hidden and
+        cell states of every layer and direction, concatenated, size
+        ``2 * num_layers * D * hidden_size``; "mean" the mean of the top layer's
+        outputs over each sequence's valid steps (both directions), size
+        ``D * hidden_size``. "last_hc" and "mean" read the LSTM before any
+        ``code_size`` bottleneck, so their size does not depend on ``code_size``.
     bridge : {"repeat", "state"}, default="repeat"
         How the code reaches a decoder: as its input at every step (Keras
         RepeatVector), or as its initial state, the encoder's final (h, c) of every
@@ -167,6 +204,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         bidirectional: bool = False,
         dropout: float = 0.0,
         code_size: int | None = None,
+        pooling: str = "last",
         bridge: str = "repeat",
         conditional: bool = False,
         reverse: bool = False,
@@ -191,6 +229,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.code_size = code_size
+        self.pooling = pooling
         self.bridge = bridge
         self.conditional = conditional
         self.reverse = reverse
@@ -214,7 +253,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             n_features=n_features, task=self.task, horizon=self.horizon, hidden_size=self.hidden_size,
             num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
             code_size=self.code_size, bridge=self.bridge, conditional=self.conditional, reverse=self.reverse,
-            activation=self.activation, loss=self.loss,
+            activation=self.activation, loss=self.loss, pooling=self.pooling,
             loss_weights=tuple(self.loss_weights) if isinstance(self.loss_weights, (list, tuple)) else self.loss_weights,
         )
 
@@ -287,13 +326,16 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _tensors(self, padded: Padded, future: np.ndarray | None) -> dict[str, torch.Tensor]:
         """Scale, re-zero the padding, and wrap as a batch dict of CPU tensors."""
+        data = scaled_batch(padded, self.scaler_)
         mask = padded.mask()
-        x = self.scaler_.transform(padded.x) * mask[:, :, None]
-        data = {"x": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))}
-        if not padded.equal_length:
-            data["lengths"] = torch.from_numpy(padded.lengths)
         if future is not None:
             data["future"] = torch.from_numpy(np.ascontiguousarray(self.scaler_.transform(future)))
+        for key in ("x", "future"):
+            if key in data and not bool(torch.isfinite(data[key]).all()):
+                raise ValueError(
+                    f"{'X' if key == 'x' else 'y'} holds values that overflow float32 once scaled "
+                    f"(scale={self.scaler_.method!r}); they are far outside the range seen in fit. Rescale the data."
+                )
         if self.config_.loss == "bce":
             for v in (data["x"][torch.from_numpy(mask)], data.get("future", data["x"][:0])):
                 if v.numel() and (float(v.min()) < 0.0 or float(v.max()) > 1.0):
@@ -305,10 +347,21 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return data
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, y: Any = None) -> "LSTMAutoencoder":
+    def fit(self, X: Any, y: Any = None, checkpoint_dir: str | os.PathLike | None = None,
+            checkpoint_every: int = 1, resume: bool = False) -> "LSTMAutoencoder":
         """Train on sequences `X` (see Notes); `y`: future targets (N, K, F) for predict/composite.
 
         For task "reconstruct" `y` is ignored. Returns self.
+
+        `checkpoint_dir`: save a checkpoint there (weights, optimiser, RNG states,
+        early-stopping state, history; safetensors + JSON, atomic) every
+        `checkpoint_every` epochs, at every new best monitored loss and after the last
+        epoch; ``resume=False`` first removes an old checkpoint there. ``resume=True``
+        continues from the checkpoint to the same weights as an uninterrupted run (on
+        CPU, bit for bit), or starts from scratch when there is none; a checkpoint made
+        with other data or parameters (all but `epochs`, `verbose`, `device` and
+        `random_state`) is refused with a `lstmae.checkpoint.CheckpointError`
+        (a ValueError). Raise `epochs` and resume to train a finished run longer.
         """
         padded = to_padded(X)
         cfg = self._model_config(padded.n_features)
@@ -332,12 +385,25 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             torch.manual_seed(seed)
             module = Autoencoder(cfg)
             generator = torch.Generator().manual_seed(seed)
-            self.history_ = fit_module(module, train, val, settings, generator, device)
+            callbacks, start_state = self._checkpointing(checkpoint_dir, checkpoint_every, resume, data, n_val, module)
+            self.history_ = fit_module(module, train, val, settings, generator, device, callbacks=callbacks,
+                                       start_state=start_state)
         module.eval()
         self.module_ = module
         self.device_ = device
         self.n_features_in_ = padded.n_features
         return self
+
+    def _checkpointing(self, checkpoint_dir, every, resume, data, n_val, module):
+        """(callbacks, start_state) for `fit_module` from fit's checkpoint arguments."""
+        if checkpoint_dir is None and resume is False and every == 1:
+            return [], None
+        from .checkpoint import data_fingerprint, prepare
+
+        params = {k: v for k, v in self._json_params().items()
+                  if k not in ("epochs", "verbose", "device", "random_state")}
+        fingerprint = {"estimator": type(self).__name__, "params": params, "data": data_fingerprint(data, n_val)}
+        return prepare(checkpoint_dir, every, resume, fingerprint, module)
 
     # ------------------------------------------------------------------ inference
     def _run(self, X: Any, keys: tuple[str, ...]) -> tuple[Padded, dict[str, np.ndarray]]:
@@ -348,8 +414,13 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return padded, {k: v.numpy() for k, v in out.items()}
 
     def transform(self, X: Any) -> np.ndarray:
-        """Codes of the sequences: float32 array (N, C), C = ``code_size`` or D * ``hidden_size``."""
-        return self._run(X, ("code",))[1]["code"]
+        """Codes of the sequences, pooled by ``pooling``: float32 array (N, C).
+
+        C is ``code_size`` or D * ``hidden_size`` for "last", D * ``hidden_size`` for
+        "mean", 2 * ``num_layers`` * D * ``hidden_size`` for "last_hc" (`get_feature_names_out`
+        has one name per column).
+        """
+        return self._run(X, ("features",))[1]["features"]
 
     def reconstruct(self, X: Any):
         """The sequences as rebuilt by the reconstruction decoder, in X's layout and natural time order."""
@@ -387,6 +458,17 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         padded, out = self._run(X, ("step_errors",))
         return restore_layout(out["step_errors"], padded.lengths, padded.layout)
 
+    def _abs_residuals(self, X: Any) -> tuple[Padded, np.ndarray]:
+        """|x - reconstruction| per step and feature in scaled units (N, L, F), zero at padded steps."""
+        if not self._fitted_config().has_reconstruction:
+            raise ValueError(
+                f"this model was fitted with task={self.config_.task!r}, which has no reconstruction decoder; "
+                "anomaly scores need task='reconstruct' or 'composite'."
+            )
+        padded, out = self._run(X, ("reconstruction",))
+        residuals = np.abs(self.scaler_.transform(padded.x) - out["reconstruction"]) * padded.mask()[:, :, None]
+        return padded, residuals
+
     def score(self, X: Any, y: Any = None) -> float:
         """Negative mean loss (in scaled units) on X (and y), as in fit: higher is better."""
         check_is_fitted(self, "module_")
@@ -410,21 +492,21 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         params["loss_weights"] = list(params["loss_weights"])
         return params
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Save to a directory: config.json + model.safetensors + state.json (no pickle)."""
+    def _payload(self) -> tuple[dict, dict]:
+        """The JSON parts of a saved model: (config, state); the weights are `module_`'s."""
         check_is_fitted(self, "module_")
         config = {"estimator": type(self).__name__, "params": self._json_params(), "model": self.config_.to_dict()}
         state = {"n_features_in_": self.n_features_in_, "scaler": self.scaler_.to_dict(), "history": self.history_}
+        return config, state
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save to a directory: config.json + model.safetensors + state.json (no pickle)."""
+        config, state = self._payload()
         save_model_dir(path, config, self.module_, state)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMAutoencoder":
-        """Load a model saved by `save`: built from its config, weights loaded strictly, in eval mode."""
-        config, tensors, state = read_model_dir(path)
-        if config.get("estimator") != cls.__name__:
-            raise ModelFileError(
-                f"{path} holds a {config.get('estimator')!r} model; load it with lstmae.{config.get('estimator')}.load."
-            )
+    def _restore(cls, config: dict, tensors: dict, state: dict, path: Any, device: str) -> "LSTMAutoencoder":
+        """Rebuild a fitted estimator from the parts `_payload` wrote (and its weights)."""
         try:
             params = dict(config["params"])
             params["loss_weights"] = tuple(params.get("loss_weights", (1.0, 1.0)))
@@ -434,13 +516,24 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             est.scaler_ = SequenceScaler.from_dict(state["scaler"])
             est.history_ = state["history"]
             est.n_features_in_ = int(state["n_features_in_"])
-        except (KeyError, TypeError, ValueError) as exc:
+            _check_restored(est)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFileError(f"the config or state in {path} is invalid ({exc}); save the model again.") from None
         module = Autoencoder(est.config_)
         load_weights(module, tensors, path)
         est.device_ = resolve_device(device)
         est.module_ = module.to(est.device_).eval()
         return est
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMAutoencoder":
+        """Load a model saved by `save`: built from its config, weights loaded strictly, in eval mode."""
+        config, tensors, state = read_model_dir(path)
+        if config.get("estimator") != cls.__name__:
+            raise ModelFileError(
+                f"{path} holds a {config.get('estimator')!r} model; load it with lstmae.{config.get('estimator')}.load."
+            )
+        return cls._restore(config, tensors, state, path, device)
 
     # ------------------------------------------------------------------ sklearn tags
     def __sklearn_tags__(self):

@@ -10,7 +10,9 @@ A batch is a dict of tensors:
 
 - ``x``: (N, L, F) input sequences, zero-padded after each sequence's end;
 - ``lengths``: optional (N,) int64, valid steps of each sequence (all L when absent);
-- ``future``: optional (N, K, F) targets for the prediction decoder.
+- ``future``: optional (N, K, F) targets for the prediction decoder;
+- ``encode_only``: optional; when present (any value) an `Autoencoder` in eval mode returns
+  only ``code`` and ``features`` and no loss (`transform` needs nothing else).
 
 Variable-length batches run through `nn.LSTM` packed (`pack_padded_sequence` with
 `enforce_sorted=False`), so the code of every sequence is the state at its own last
@@ -68,11 +70,19 @@ class Encoder(nn.Module):
     The code is the final hidden state of the top layer at each sequence's last step
     (both directions concatenated when bidirectional), optionally passed through a
     linear bottleneck of size `code_size`.
+
+    `pool` gives the fixed-length features `transform` returns, by ``cfg.pooling``:
+    "last" is the code itself; "last_hc" the final (h, c) of every layer and
+    direction, (N, 2 * num_layers * D * H), ordered [h | c], each layer by layer,
+    forward before backward; "mean" the mean of the top layer's outputs (N, D * H)
+    over each sequence's valid steps. "last_hc" and "mean" read the LSTM directly,
+    before any bottleneck.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.num_directions = cfg.num_directions
+        self.pooling = cfg.pooling
         self.lstm = make_lstm(
             cfg.n_features, cfg.hidden_size, cfg.num_layers, cfg.bidirectional, cfg.dropout, cfg.activation
         )
@@ -86,6 +96,28 @@ class Encoder(nn.Module):
         summary = top.transpose(0, 1).reshape(x.shape[0], -1)
         code = self.bottleneck(summary) if self.bottleneck is not None else summary
         return code, (h_n, c_n), out
+
+    def pool(self, x: Tensor, lengths: Tensor | None = None, how: str | None = None) -> Tensor:
+        """Fixed-length features (N, code_dim) of `x` by `how` (default: the config's pooling)."""
+        code, state, out = self(x, lengths)
+        return self.pool_from(code, state, out, lengths, how)
+
+    def pool_from(
+        self, code: Tensor, state: LSTMState, out: Tensor, lengths: Tensor | None = None, how: str | None = None
+    ) -> Tensor:
+        """`pool` from the results of `forward` (no second pass over the sequences)."""
+        how = how or self.pooling
+        if how == "last":
+            return code
+        n = code.shape[0]
+        if how == "last_hc":
+            h_n, c_n = state  # each (num_layers * D, N, H)
+            return torch.cat([h_n.transpose(0, 1).reshape(n, -1), c_n.transpose(0, 1).reshape(n, -1)], dim=1)
+        if how == "mean":
+            steps = out.shape[1]
+            mask = step_mask(lengths, steps, n, out.device).unsqueeze(2).to(out.dtype)  # (N, L, 1)
+            return (out * mask).sum(dim=1) / mask.sum(dim=1)
+        raise ValueError(f"pooling={how!r} is not valid; choose 'last', 'last_hc' or 'mean'.")
 
 
 class Decoder(nn.Module):
@@ -111,14 +143,14 @@ class Decoder(nn.Module):
         self.hidden_size = cfg.hidden_size
         self.n_features = cfg.n_features
         self.sigmoid_output = cfg.loss == "bce"
-        code_in = cfg.code_dim if cfg.bridge == "repeat" else 0
+        code_in = cfg.latent_dim if cfg.bridge == "repeat" else 0
         frame_in = cfg.n_features if cfg.conditional else 0
         # an unconditioned state-bridge decoder has no input: it reads a constant zero
         self.input_size = max(code_in + frame_in, 1)
         self.lstm = make_lstm(self.input_size, cfg.hidden_size, cfg.num_layers, False, cfg.dropout, cfg.activation)
         self.head = nn.Linear(cfg.hidden_size, cfg.n_features)
         needs_map = cfg.bridge == "state" and (cfg.code_size is not None or cfg.bidirectional)
-        self.init_state = nn.Linear(cfg.code_dim, 2 * cfg.num_layers * cfg.hidden_size) if needs_map else None
+        self.init_state = nn.Linear(cfg.latent_dim, 2 * cfg.num_layers * cfg.hidden_size) if needs_map else None
 
     def initial_state(self, code: Tensor, enc_state: LSTMState) -> LSTMState | None:
         if self.bridge == "repeat":
@@ -196,6 +228,8 @@ class Autoencoder(nn.Module):
     """Encoder plus a reconstruction decoder, a prediction decoder, or both (composite).
 
     ``forward(batch)`` returns ``(outputs, loss)``. ``outputs`` holds ``code`` (N, C),
+    ``features`` (N, code_dim): the code pooled by ``cfg.pooling`` (what ``transform``
+    returns; the decoders always read ``code``),
     ``reconstruction`` (N, L, F) in natural time order (whatever ``reverse`` does
     inside), ``forecast`` (N, K, F), ``losses`` (the unweighted loss of each decoder
     that had a target) and ``step_errors`` (N, L, F): the elementwise reconstruction
@@ -226,9 +260,12 @@ class Autoencoder(nn.Module):
         future = batch.get("future")
         n, steps, _ = x.shape
         teacher_forcing = self.training and self.cfg.conditional
-        code, enc_state, _ = self.encoder(x, lengths)
+        code, enc_state, enc_out = self.encoder(x, lengths)
         dec_code = self.code_dropout(code)
         outputs: dict[str, Tensor | dict] = {"code": code}
+        outputs["features"] = self.encoder.pool_from(code, enc_state, enc_out, lengths)  # what transform returns
+        if batch.get("encode_only") is not None and not self.training:
+            return outputs, None  # only the codes were asked for (transform): skip the decoders
         losses: dict[str, Tensor] = {}
         if self.reconstructor is not None:
             target = reverse_padded(x, lengths) if self.cfg.reverse else x  # emission order
@@ -259,3 +296,48 @@ class Autoencoder(nn.Module):
             (w_rec if name == "reconstruct" else w_pred) * value for name, value in losses.items()
         )
         return outputs, loss
+
+
+class Classifier(nn.Module):
+    """An `Encoder` and a linear head on its pooled code: sequences (N, L, F) -> class logits (N, K).
+
+    ``forward(batch)`` returns ``(outputs, loss)``: ``outputs`` holds ``logits`` (N, K),
+    ``proba`` (N, K) (softmax) and ``features`` (N, code_dim), the pooled code the head
+    reads (``cfg.pooling``); ``loss`` is the cross-entropy against ``batch["y"]`` (int64
+    class indices, weighted by `class_weight` when given), or None without ``y``.
+
+    `freeze_encoder` stops the encoder's gradients and keeps it in eval mode (no
+    dropout) even while the head trains: a linear probe.
+    """
+
+    def __init__(
+        self, cfg: ModelConfig, n_classes: int, class_weight: Tensor | None = None, freeze_encoder: bool = False
+    ) -> None:
+        super().__init__()
+        if n_classes < 1:
+            raise ValueError(f"n_classes={n_classes!r} is not valid; it must be >= 1.")
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.code_dropout = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.code_dim, n_classes)
+        # not part of the state dict: a training setting, not a weight
+        self.register_buffer("class_weight", class_weight, persistent=False)
+        self.freeze_encoder = freeze_encoder
+        if freeze_encoder:
+            self.encoder.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "Classifier":
+        super().train(mode)
+        if self.freeze_encoder:
+            self.encoder.eval()
+        return self
+
+    def forward(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor | None]:
+        x, lengths = batch["x"], batch.get("lengths")
+        features = self.encoder.pool(x, lengths)
+        logits = self.head(self.code_dropout(features))
+        outputs = {"logits": logits, "proba": torch.softmax(logits, dim=1), "features": features}
+        y = batch.get("y")
+        if y is None:
+            return outputs, None
+        return outputs, F.cross_entropy(logits, y, weight=self.class_weight)

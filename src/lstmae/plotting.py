@@ -1,4 +1,4 @@
-"""Matplotlib figures: training history, a reconstruction, anomaly scores.
+"""Matplotlib figures: training history, a reconstruction, anomaly scores, a map of codes.
 
 Every function draws with the non-interactive Agg backend, writes a PNG atomically
 and returns its path; nothing here opens a window.
@@ -101,4 +101,63 @@ def plot_scores(
     ax2.set_xlabel("time")
     ax2.legend(loc="upper left", fontsize="small", ncol=4)
     ax1.set_title("Anomaly scores")
+    return _save(fig, path)
+
+
+def plot_codes(
+    codes: np.ndarray, path: str | os.PathLike, labels: np.ndarray | None = None, method: str = "pca",
+    random_state: int = 0, title: str | None = None,
+) -> Path:
+    """Codes (N, C) mapped to 2-D by PCA (default) or t-SNE, one point per code, coloured by label.
+
+    Up to 20 distinct labels (or any non-numeric ones) get a colour each and a legend;
+    more numeric labels a continuous colour scale.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or codes.shape[0] < 2:
+        raise ValueError(f"plot_codes needs codes shaped (N, C) with N >= 2, got shape {codes.shape}.")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if len(labels) != len(codes):
+            raise ValueError(f"{len(labels)} labels for {len(codes)} codes; give one label per code.")
+    method = str(method).lower()
+    n = codes.shape[0]
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        k = min(2, codes.shape[1])
+        pca = PCA(n_components=k, random_state=random_state).fit(codes)
+        xy = pca.transform(codes)
+        share = np.nan_to_num(pca.explained_variance_ratio_)
+        if k < 2:  # one-dimensional codes: spread along x only
+            xy, share = np.column_stack([xy, np.zeros(n)]), np.append(share, 0.0)
+        axis_names = [f"PC{i + 1} ({100 * share[i]:.0f}% of variance)" for i in range(2)]
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
+        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(codes)
+        axis_names = ["t-SNE 1", "t-SNE 2"]
+    else:
+        raise ValueError(f"method={method!r} is not valid; use 'pca' or 'tsne'.")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    if labels is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=12, alpha=0.7)
+    else:
+        classes = np.unique(labels)
+        numeric = labels.dtype.kind in "iufb"
+        if len(classes) <= 20 or not numeric:
+            cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+            for i, c in enumerate(classes):
+                at = labels == c
+                ax.scatter(xy[at, 0], xy[at, 1], s=12, alpha=0.7, color=cmap(i % cmap.N), label=str(c))
+            if len(classes) <= 20:
+                ax.legend(title="label", fontsize="small", markerscale=1.5, loc="best")
+        else:
+            points = ax.scatter(xy[:, 0], xy[:, 1], s=12, alpha=0.7, c=labels.astype(float), cmap="viridis")
+            fig.colorbar(points, ax=ax, label="label")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    ax.set_title(title or f"Codes ({'PCA' if method == 'pca' else 't-SNE'}, {n} points)")
     return _save(fig, path)

@@ -6,17 +6,31 @@
 - ``state.json``: the rest of the fitted state (scaler, history, versions, ...).
 
 Every file is written atomically (temporary file, then rename), so a crash while
-saving leaves the previous file whole. Loading never unpickles anything; missing or
-corrupt files, a wrong format version, and weights that do not match the config
-raise `ModelFileError` (a `ValueError`) saying which file and what to do.
+saving leaves the previous file whole; ``config.json`` goes last and records the
+SHA-256 of the other two, so a directory that mixes files of two saves (a save over
+an older model, interrupted) is refused rather than loaded. Loading never unpickles
+anything; missing or corrupt files, an unknown format version, and weights that do
+not match the config raise `ModelFileError` (a `ValueError`) saying which file and
+what to do.
+
+Format versions
+---------------
+``FORMAT_VERSION`` is what `save_model_dir` writes. A directory of an older version is
+upgraded in memory on load by the chain ``MIGRATIONS[v]`` (version v to v + 1, on
+config, state and tensors); a version without a migration, a newer version, or a
+config without a version is refused with a message that says why.
+
+- 1 (lstmae 0.1): config.json + model.safetensors + state.json (``files`` checksums
+  in config.json are optional: checked when present).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import SafetensorError
@@ -27,7 +41,13 @@ from ._atomic import atomic_path
 
 FORMAT = "lstmae-model"
 FORMAT_VERSION = 1
+FIRST_FORMAT_VERSION = 1  # the oldest version any lstmae release wrote
 CONFIG_FILE, WEIGHTS_FILE, STATE_FILE = "config.json", "model.safetensors", "state.json"
+
+# MIGRATIONS[v](config, state, tensors) -> (config, state, tensors) of version v + 1.
+# Add one whenever FORMAT_VERSION goes up; never remove one.
+Migration = Callable[[dict, dict, dict], tuple[dict, dict, dict]]
+MIGRATIONS: dict[int, Migration] = {}
 
 
 class ModelFileError(ValueError):
@@ -49,9 +69,20 @@ def versions() -> dict[str, str]:
     }
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, obj: Any) -> str:
+    """Write `obj` as JSON atomically; return the file's SHA-256."""
+    data = (json.dumps(obj, indent=2, allow_nan=True) + "\n").encode("utf-8")
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(obj, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        Path(tmp).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def save_model_dir(path: str | os.PathLike, config: dict, module: nn.Module, state: dict) -> Path:
@@ -63,9 +94,11 @@ def save_model_dir(path: str | os.PathLike, config: dict, module: nn.Module, sta
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     with atomic_path(path / WEIGHTS_FILE) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-    _write_json(path / STATE_FILE, {**state, "versions": versions()})
-    # the config goes last: a directory with a config has all its files
-    _write_json(path / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config})
+        weights_sha = _sha256(tmp)
+    state_sha = _write_json(path / STATE_FILE, {**state, "versions": versions()})
+    # the config goes last: a directory with a config has all its files, and their checksums
+    files = {WEIGHTS_FILE: {"sha256": weights_sha}, STATE_FILE: {"sha256": state_sha}}
+    _write_json(path / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config, "files": files})
     return path
 
 
@@ -74,7 +107,7 @@ def _read_json(path: Path) -> dict:
         raise ModelFileError(f"{path.parent} is not a complete lstmae model directory: {path.name} is missing.")
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path} is corrupt (not valid JSON: {exc}); save the model again.") from None
     if not isinstance(obj, dict):
         raise ModelFileError(f"{path} is corrupt (expected a JSON object); save the model again.")
@@ -91,12 +124,7 @@ def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tenso
     config = _read_json(path / CONFIG_FILE)
     if config.get("format") != FORMAT:
         raise ModelFileError(f"{path / CONFIG_FILE} is not an lstmae model config (format={config.get('format')!r}).")
-    version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise ModelFileError(
-            f"{path} has model format version {version!r}, but this lstmae ({versions()['lstmae']}) reads "
-            f"versions 1 to {FORMAT_VERSION}; upgrade lstmae to load it."
-        )
+    version = _check_version(path, config)
     state = _read_json(path / STATE_FILE)
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
@@ -105,7 +133,59 @@ def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tenso
         tensors = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{weights} is corrupt ({exc}); save the model again.") from None
+    _check_files(path, config)
+    while version < FORMAT_VERSION:
+        config, state, tensors = MIGRATIONS[version](config, state, tensors)
+        version += 1
+        config["format_version"] = version
     return config, tensors, state
+
+
+def _check_version(path: Path, config: dict) -> int:
+    """The config's format version, if this lstmae can read it (directly or through MIGRATIONS)."""
+    if "format_version" not in config:
+        raise ModelFileError(
+            f"{path / CONFIG_FILE} has no format_version, so its layout is unknown: it was not written by "
+            "lstmae's save() or was edited. Save the model again with lstmae."
+        )
+    version = config["format_version"]
+    mine = f"this lstmae ({versions()['lstmae']}) reads model format versions {FIRST_FORMAT_VERSION} to {FORMAT_VERSION}"
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(f"{path / CONFIG_FILE} has format_version {version!r}, not an integer; save the model again.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format version {version}, but {mine}; upgrade lstmae to load it."
+        )
+    if version < FIRST_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format version {version}, which no lstmae release wrote ({mine}); the config "
+            "is damaged or not from lstmae. Save the model again."
+        )
+    missing = [v for v in range(version, FORMAT_VERSION) if v not in MIGRATIONS]
+    if missing:
+        raise ModelFileError(
+            f"{path} has model format version {version}, and {mine} but cannot upgrade version {missing[0]} "
+            f"to {missing[0] + 1}; load it with the lstmae release that saved it "
+            f"({config.get('lstmae_version', 'see state.json')}) and export the weights, or train again."
+        )
+    return version
+
+
+def _check_files(path: Path, config: dict) -> None:
+    """Compare the other files with the checksums that config.json recorded (when it did)."""
+    files = config.get("files")
+    if files is None:
+        return
+    if not isinstance(files, dict):
+        raise ModelFileError(f"{path / CONFIG_FILE} is corrupt (files is not an object); save the model again.")
+    for name in (WEIGHTS_FILE, STATE_FILE):
+        expected = files.get(name, {}).get("sha256") if isinstance(files.get(name), dict) else None
+        if expected is not None and _sha256(path / name) != expected:
+            raise ModelFileError(
+                f"{path / name} is not the file {CONFIG_FILE} was saved with (its SHA-256 differs): the "
+                "directory mixes files of two saves (an interrupted save?) or the file was changed. "
+                "Save the model again."
+            )
 
 
 def load_weights(module: nn.Module, tensors: dict[str, torch.Tensor], source: str | os.PathLike) -> None:

@@ -32,10 +32,60 @@ class TrainSettings:
     min_delta: float = 0.0
 
 
+class TrainingDivergedError(ValueError, RuntimeError):
+    """The loss became NaN or inf before any epoch finished with a finite loss."""
+
+
 class Callback(Protocol):
-    """Called after every epoch with the model, the optimiser and the history so far."""
+    """Called after every epoch with the model, the optimiser and the history so far.
+
+    A callback may also define ``on_train_state(state: TrainState)``: it is then called
+    right after ``on_epoch_end`` with the loop's whole state (what a checkpoint needs,
+    see `lstmae.checkpoint`).
+    """
 
     def on_epoch_end(self, model: nn.Module, optimizer: torch.optim.Optimizer, history: dict) -> None: ...
+
+
+@dataclass
+class TrainState:
+    """The training loop between two epochs: live references, read-only for callbacks.
+
+    `capture()` copies it into a ``start_state`` dict for `fit_module`, which then goes
+    on exactly as the loop would have (same batches, same dropout masks, same early
+    stopping): keys ``epoch`` (epochs completed), ``model`` and ``optimizer`` (state
+    dicts), ``generator`` / ``torch_rng`` (/ ``cuda_rng``) (uint8 RNG states), ``best``,
+    ``best_state`` (weights of the best epoch or None), ``wait``, ``history``.
+    """
+
+    epoch: int  # epochs completed
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    device: torch.device
+    best: float
+    best_state: dict | None
+    wait: int
+    history: dict
+    last: bool  # no further epoch follows (the last epoch, or early stopping is due)
+    improved: bool  # this epoch set a new best monitored loss
+
+    def capture(self) -> dict:
+        state = {
+            "epoch": self.epoch,
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "best": self.best,
+            "best_state": None if self.best_state is None
+            else {k: v.detach().cpu().clone() for k, v in self.best_state.items()},
+            "wait": self.wait,
+            "history": copy.deepcopy(self.history),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
 
 
 def iter_batches(data: Batch, batch_size: int, order: Tensor | None = None) -> Iterator[Batch]:
@@ -86,8 +136,12 @@ def infer(model: nn.Module, data: Batch, batch_size: int, device: torch.device, 
     model.eval()
     steps = data["x"].shape[1]
     gathered: dict[str, list[Tensor]] = {k: [] for k in keys}
+    encode_only = set(keys) <= {"code", "features"}
     for batch in iter_batches(data, batch_size):
-        outputs, _ = model(_to(batch, device))
+        batch = _to(batch, device)
+        if encode_only:
+            batch["encode_only"] = torch.ones(())  # an Autoencoder then skips its decoders
+        outputs, _ = model(batch)
         for k in keys:
             value = outputs[k].cpu()
             if k in ("reconstruction", "step_errors") and value.shape[1] < steps:
@@ -116,6 +170,8 @@ def fit_module(
     generator: torch.Generator,
     device: torch.device,
     callbacks: list[Callback] | None = None,
+    start_state: dict | None = None,
+    monitor: Callable[[nn.Module, Batch], float] | None = None,
 ) -> dict:
     """Train `model` in place and return its history.
 
@@ -126,6 +182,15 @@ def fit_module(
     with that epoch's weights: with early stopping (`patience`) or after divergence;
     otherwise it keeps the last epoch's), ``stopped_early`` and ``diverged`` (epoch at
     which the loss became NaN/inf, or None).
+
+    `start_state` (from `TrainState.capture`, e.g. a checkpoint) resumes: weights,
+    optimiser, RNG states (the shuffling `generator`, torch's CPU RNG, which must be
+    the one the caller seeded), early-stopping state and history are restored and the
+    loop goes on from the next epoch, to the same result as an uninterrupted run.
+
+    `monitor` (optional, used only with `val`): ``monitor(model, val) -> float``, a
+    score to minimise (e.g. the validation error rate) that replaces the validation
+    loss for the best epoch and early stopping; its values go to ``history["val_monitor"]``.
     """
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
@@ -133,13 +198,29 @@ def fit_module(
     if val is not None:
         history["val_loss"] = []
     n = train["x"].shape[0]
-    best, best_state, wait = math.inf, None, 0
+    best, best_state, wait, first = math.inf, None, 0, 0
+    if start_state is not None:
+        model.load_state_dict(start_state["model"])
+        optimizer.load_state_dict(start_state["optimizer"])
+        generator.set_state(start_state["generator"])
+        torch.set_rng_state(start_state["torch_rng"])
+        if device.type == "cuda" and start_state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(start_state["cuda_rng"], device)
+        history = copy.deepcopy(start_state["history"])
+        best, wait, first = float(start_state["best"]), int(start_state["wait"]), int(start_state["epoch"])
+        best_state = start_state["best_state"]
+        if best_state is not None:
+            best_state = {k: v.to(device) for k, v in best_state.items()}
+        if settings.patience is not None and wait >= settings.patience:
+            history["stopped_early"] = True
+            first = settings.epochs  # it had stopped early: nothing left to run
     progress = _progress(settings.verbose, settings.epochs)
-    task_id = progress.add_task("fit", total=settings.epochs, losses="") if progress else None
+    task_id = (progress.add_task("fit", total=settings.epochs, completed=min(first, settings.epochs), losses="")
+               if progress else None)
     if progress:
         progress.start()
     try:
-        for epoch in range(settings.epochs):
+        for epoch in range(first, settings.epochs):
             start = time.perf_counter()
             model.train()
             total = torch.zeros((), dtype=torch.float64)
@@ -159,25 +240,36 @@ def fit_module(
                 val_loss = evaluate(model, val, settings.batch_size, device)
                 history["val_loss"].append(val_loss)
                 monitored = val_loss
+                if monitor is not None:
+                    monitored = float(monitor(model, val))
+                    history.setdefault("val_monitor", []).append(monitored)
             history["epoch_time"].append(time.perf_counter() - start)
             if not math.isfinite(monitored) or not math.isfinite(train_loss):
                 history["diverged"] = epoch
+                if best_state is None:
+                    break  # no usable weights: the error below says it all
                 warnings.warn(
                     f"training diverged: the loss became {monitored} at epoch {epoch + 1}; stopped and "
-                    + ("restored the weights of the best epoch. " if best_state is not None else "")
+                    + "restored the weights of the best epoch. "
                     + "Lower learning_rate, set clip_grad_norm, or check the data scale.",
                     RuntimeWarning,
                     stacklevel=3,
                 )
                 break
-            if monitored < best - settings.min_delta:
+            improved = monitored < best - settings.min_delta
+            if improved:
                 best, wait = monitored, 0
                 history["best_epoch"] = epoch
-                best_state = copy.deepcopy(model.state_dict())
+                # tensor clones, not deepcopy: deepcopy's Python work per tensor dominated small fits
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 wait += 1
             for cb in callbacks or []:
                 cb.on_epoch_end(model, optimizer, history)
+                if hasattr(cb, "on_train_state"):
+                    last = epoch + 1 == settings.epochs or (settings.patience is not None and wait >= settings.patience)
+                    cb.on_train_state(TrainState(epoch + 1, model, optimizer, generator, device, best, best_state,
+                                                 wait, history, last, improved))
             if progress:
                 text = f"loss {train_loss:.4g}" + (f"  val {history['val_loss'][-1]:.4g}" if val is not None else "")
                 progress.update(task_id, advance=1, losses=text)
@@ -188,7 +280,7 @@ def fit_module(
         if progress:
             progress.stop()
     if history["diverged"] is not None and best_state is None:
-        raise RuntimeError(
+        raise TrainingDivergedError(
             "training diverged in the first epoch (the loss became NaN or inf), so there are no "
             "usable weights. Lower learning_rate, set clip_grad_norm, or check the data scale."
         )

@@ -83,6 +83,21 @@ def _check_finite(arr: np.ndarray, name: str, where: str = "") -> None:
         )
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32(arr: np.ndarray, name: str, where: str = "") -> None:
+    """Finite values beyond float32's range would silently become inf in the model."""
+    big = np.abs(arr) > _FLOAT32_MAX
+    if big.any():
+        first = tuple(int(i) for i in np.argwhere(big)[0])
+        raise ValueError(
+            f"{name}{where} holds values too large for float32 ({int(big.sum())} beyond +-3.4e38; the first is "
+            f"{arr[first]:.3g} at index {first}); lstmae computes in float32: rescale the data (e.g. divide by "
+            "a power of ten) first."
+        )
+
+
 def _frame_to_sequences(df, name: str):
     import pandas as pd
 
@@ -145,6 +160,7 @@ def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
             if a.shape[0] == 0:
                 raise ValueError(f"{name}[{i}] is empty (0 time steps); drop empty sequences.")
             _check_finite(a, name, f"[{i}]")
+            _check_float32(a, name, f"[{i}]")
             seqs.append(a)
         feats = {a.shape[1] for a in seqs}
         if len(feats) > 1:
@@ -180,6 +196,7 @@ def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
         if arr.shape[2] == 0:
             raise ValueError(f"{name} has 0 features (shape {arr.shape}); at least one is needed.")
         _check_finite(arr, name)
+        _check_float32(arr, name)
         x = arr.astype(np.float32)
         lengths = np.full(x.shape[0], x.shape[1], dtype=np.int64)
     if n_features is not None and x.shape[2] != n_features:

@@ -53,6 +53,8 @@ _MEDIAN_BLOCK_VALUES = 1 << 22
 _CHUNK_VALUES = 1 << 18
 
 
+_MAX_INT = 2**53  # sizes and steps beyond this are nonsense and overflow int64 arithmetic
+
 # --------------------------------------------------------------------------- helpers
 def _check_int(value: object, name: str, minimum: int) -> int:
     """Return ``value`` as int, or raise a ValueError naming ``name``."""
@@ -66,6 +68,8 @@ def _check_int(value: object, name: str, minimum: int) -> int:
         ) from None
     if result < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {result}")
+    if result > _MAX_INT:  # would overflow NumPy's int64 index arithmetic
+        raise ValueError(f"{name}={result} is too large; it must be at most {_MAX_INT}")
     return result
 
 
@@ -409,7 +413,7 @@ def _reverse(
     # Windows are processed in chunks that fit in cache (reading column j of a large
     # C-ordered (N, W) array jumps W items per step); per-window values are a
     # zero-stride broadcast and need no chunking.
-    chunk = n if per_window else max(1, _CHUNK_VALUES // (window * n_features))
+    chunk = n if per_window else max(1, _CHUNK_VALUES // max(window * n_features, 1))
     if reduce == "mean":
         acc = np.zeros((n_points, n_features), dtype=np.float64)
         for c0 in range(0, n, chunk):
@@ -447,7 +451,7 @@ def _median_reverse(
     k = -(-window // stride)  # at most k windows cover a point
     out = np.full((n_points, n_features), np.nan, dtype=out_dtype)
     span = (n - 1) * stride + window
-    block = max(1, _MEDIAN_BLOCK_VALUES // (k * n_features))
+    block = max(1, _MEDIAN_BLOCK_VALUES // max(k * n_features, 1))
     for a in range(0, span, block):
         b = min(a + block, span)
         # buf[t - a, slot, f]: the values covering t; window offset j goes to slot j // stride

@@ -1,0 +1,395 @@
+"""`LSTMClassifier`: an LSTM encoder and a linear head, optionally seeded with an autoencoder's encoder.
+
+The semi-supervised recipe of Srivastava et al. (2015): train an `LSTMAutoencoder` on
+plenty of unlabelled sequences, then start a classifier from its encoder weights and
+train it on the few labelled ones, either fine-tuning the encoder or keeping it frozen
+(a linear probe on its codes).
+
+Shape legend: N samples, L time steps, F features, K classes.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from .config import ModelConfig
+from .data.scaling import SequenceScaler
+from .data.sequences import to_padded
+from .estimators import LSTMAutoencoder, _seed_from, resolve_device, scaled_batch
+from .modules import Classifier
+from .serialization import ModelFileError, load_weights, read_model_dir, save_model_dir
+from .training import fit_module, infer
+
+_LABEL_TYPES = (str, int, float, bool)
+
+
+class LSTMClassifier(ClassifierMixin, BaseEstimator):
+    """Sequence classifier: an LSTM encoder, its pooled code, and a linear (softmax) head.
+
+    Parameters
+    ----------
+    encoder : LSTMAutoencoder, str, path or None, default=None
+        Where the encoder starts. A fitted `LSTMAutoencoder` (or the directory it was
+        saved to): the classifier copies its encoder weights, its scaler and its
+        architecture (``hidden_size``, ``num_layers``, ``bidirectional``,
+        ``code_size``, ``activation``; the parameters of those names below are then
+        ignored; see ``config_``). None: random initialisation with the architecture
+        below. The encoder object is only read, never changed, and ``clone`` (e.g. in
+        ``GridSearchCV``) passes it on as is.
+    freeze_encoder : bool, default=False
+        Keep the encoder's weights fixed (in eval mode, no dropout) and train the head
+        only: a linear probe of the codes. False fine-tunes encoder and head together.
+    pooling : {"last", "last_hc", "mean"} or None, default=None
+        What the head reads (see `LSTMAutoencoder`'s ``pooling``). None: the seeding
+        autoencoder's pooling, or "last" without one.
+    hidden_size, num_layers, bidirectional, code_size, activation
+        Encoder architecture when ``encoder`` is None (as in `LSTMAutoencoder`).
+    dropout : float, default=0.0
+        Dropout between stacked encoder layers and on the code before the head.
+    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes in the cross-entropy, as in scikit-learn: "balanced"
+        weighs each class by ``n_samples / (n_classes * count)``; a dict maps labels to
+        weights (classes not in it weigh 1).
+    scale : {"standard", "minmax", None}, default="standard"
+        Per-feature scaling learned in ``fit`` when ``encoder`` is None; a seeded
+        classifier uses its autoencoder's scaler (the weights expect that scaling).
+    learning_rate, batch_size, epochs, clip_grad_norm, random_state, device, verbose
+        As in `LSTMAutoencoder`.
+    validation_split : float, default=0.0
+        Fraction of the samples held out to monitor validation accuracy: a random
+        split, stratified by class when every class has two samples or more (not the
+        last samples, as in `LSTMAutoencoder`: labelled sets are often sorted by class).
+    patience : int or None, default=None
+        Early stopping: stop after this many epochs without a better validation
+        accuracy (training loss without a validation split) and restore the best
+        epoch's weights. None trains all ``epochs`` and keeps the last weights.
+
+    Attributes
+    ----------
+    classes_ : ndarray (K,)
+        The class labels (sorted), as given in ``y`` (strings or numbers).
+    module_ : lstmae.modules.Classifier
+    config_ : lstmae.config.ModelConfig
+        The encoder's architecture (and pooling).
+    scaler_ : lstmae.data.scaling.SequenceScaler
+    history_ : dict
+        As `LSTMAutoencoder`'s, plus ``val_accuracy`` per epoch with a validation split.
+    n_features_in_ : int
+        Number of features F per time step.
+
+    Notes
+    -----
+    Inputs are sequences in any form `LSTMAutoencoder` accepts: (N, L, F), (N, L), a
+    list of (L_i, F) arrays of different lengths, or a DataFrame. ``y`` has one label
+    per sequence.
+    """
+
+    def __init__(
+        self,
+        encoder: Any = None,
+        freeze_encoder: bool = False,
+        pooling: str | None = None,
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        code_size: int | None = None,
+        activation: str = "tanh",
+        class_weight: Any = None,
+        scale: str | None = "standard",
+        learning_rate: float = 1e-3,
+        batch_size: int = 32,
+        epochs: int = 50,
+        validation_split: float = 0.0,
+        patience: int | None = None,
+        clip_grad_norm: float | None = 1.0,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.encoder = encoder
+        self.freeze_encoder = freeze_encoder
+        self.pooling = pooling
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.code_size = code_size
+        self.activation = activation
+        self.class_weight = class_weight
+        self.scale = scale
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.validation_split = validation_split
+        self.patience = patience
+        self.clip_grad_norm = clip_grad_norm
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def __sklearn_clone__(self) -> "LSTMClassifier":
+        # as sklearn.base.clone, except that the encoder is passed on as is: a fitted
+        # autoencoder is a read-only source of weights, and a clone of it would be unfitted
+        params = {k: clone(v, safe=False) for k, v in self.get_params(deep=False).items() if k != "encoder"}
+        return type(self)(encoder=self.encoder, **params)
+
+    # ------------------------------------------------------------------ validation
+    def _source(self) -> LSTMAutoencoder | None:
+        """The fitted autoencoder that seeds the encoder, or None."""
+        enc = self.encoder
+        if enc is None:
+            return None
+        if type(enc).__name__ == "FrozenEstimator" and hasattr(enc, "estimator"):  # sklearn.frozen
+            enc = enc.estimator
+        if isinstance(enc, (str, os.PathLike)):
+            return LSTMAutoencoder.load(enc, device="cpu")
+        if isinstance(enc, LSTMAutoencoder):
+            if not hasattr(enc, "module_"):
+                raise ValueError(
+                    "encoder is an LSTMAutoencoder that is not fitted; fit it first (e.g. on unlabelled "
+                    "sequences) or pass the directory of a saved one."
+                )
+            return enc
+        raise ValueError(
+            f"encoder={enc!r} is not valid; pass a fitted LSTMAutoencoder, the directory of a saved one, "
+            "or None for a randomly initialised encoder."
+        )
+
+    def _model_config(self, n_features: int, source: LSTMAutoencoder | None) -> ModelConfig:
+        if source is None:
+            return ModelConfig(
+                n_features=n_features, hidden_size=self.hidden_size, num_layers=self.num_layers,
+                bidirectional=self.bidirectional, dropout=self.dropout, code_size=self.code_size,
+                activation=self.activation, pooling="last" if self.pooling is None else self.pooling,
+            )
+        enc = source.config_
+        return ModelConfig(
+            n_features=enc.n_features, hidden_size=enc.hidden_size, num_layers=enc.num_layers,
+            bidirectional=enc.bidirectional, dropout=self.dropout, code_size=enc.code_size,
+            activation=enc.activation, pooling=enc.pooling if self.pooling is None else self.pooling,
+        )
+
+    def _check_y(self, y: Any, n: int) -> np.ndarray:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None; give one class "
+                "label per sequence."
+            )
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} labels but X has {n} sequences; give one label per sequence.")
+        return y
+
+    def _class_weights(self, classes: np.ndarray, y_idx: np.ndarray) -> torch.Tensor | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        counts = np.bincount(y_idx, minlength=len(classes)).astype(np.float64)
+        if isinstance(cw, str) and cw == "balanced":
+            weights = len(y_idx) / (len(classes) * counts)
+        elif isinstance(cw, dict):
+            lookup = {(k.item() if isinstance(k, np.generic) else k): v for k, v in cw.items()}
+            known = set(classes.tolist())
+            unknown = [k for k in lookup if k not in known]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels {unknown} that are not in y (the classes are "
+                    f"{classes.tolist()}); use the labels of y as keys."
+                )
+            try:
+                weights = np.array([float(lookup.get(c, 1.0)) for c in classes.tolist()])
+            except (TypeError, ValueError):
+                weights = np.array([np.nan])
+            if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not np.any(weights > 0):
+                raise ValueError(f"class_weight={cw!r} is not valid; weights must be finite, >= 0, not all 0.")
+        else:
+            raise ValueError(f"class_weight={cw!r} is not valid; use None, 'balanced' or a dict {{label: weight}}.")
+        return torch.tensor(weights, dtype=torch.float32)
+
+    def _split(self, y_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Indices of the training and validation samples (validation None without a split)."""
+        n = len(y_idx)
+        n_val = int(round(n * float(self.validation_split)))
+        if self.validation_split > 0 and (n_val < 1 or n_val >= n):
+            raise ValueError(
+                f"validation_split={self.validation_split} leaves {n - n_val} training and {n_val} validation "
+                f"samples out of {n}; both need at least one. Use more data or validation_split=0."
+            )
+        if n_val == 0:
+            return np.arange(n), None
+        k = int(y_idx.max()) + 1
+        counts = np.bincount(y_idx)
+        stratify = y_idx if counts.min() >= 2 and n_val >= k and n - n_val >= k else None
+        train, val = train_test_split(np.arange(n), test_size=n_val, random_state=seed % 2**32, stratify=stratify)
+        return np.sort(train), np.sort(val)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any) -> "LSTMClassifier":
+        """Train on sequences `X` (see Notes) with one class label per sequence in `y`. Returns self."""
+        padded = to_padded(X)
+        y = self._check_y(y, padded.x.shape[0])
+        # the same training parameters, with the same checks, as the autoencoder
+        settings = LSTMAutoencoder._train_settings(self)
+        if not isinstance(self.freeze_encoder, (bool, np.bool_)):
+            raise ValueError(f"freeze_encoder={self.freeze_encoder!r} is not valid; it must be True or False.")
+        device = resolve_device(self.device)
+        seed = _seed_from(self.random_state)
+        source = self._source()
+        if source is not None and source.n_features_in_ != padded.n_features:
+            raise ValueError(
+                f"X has {padded.n_features} features, but the encoder was fitted with {source.n_features_in_}; "
+                "pass sequences with the autoencoder's features in the same order."
+            )
+        cfg = self._model_config(padded.n_features, source)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"y has only one class ({classes[0]!r}); a classifier needs at least two classes."
+            )
+        weights = self._class_weights(classes, y_idx)
+        if source is not None:
+            scaler = SequenceScaler.from_dict(source.scaler_.to_dict())  # a copy
+        else:
+            scaler = SequenceScaler.fit(padded.x, padded.mask(), self.scale)
+        data = scaled_batch(padded, scaler)
+        data["y"] = torch.from_numpy(y_idx.astype(np.int64))
+        train_idx, val_idx = self._split(y_idx, seed)
+        train = {k: v[torch.from_numpy(train_idx)] for k, v in data.items()}
+        val = {k: v[torch.from_numpy(val_idx)] for k, v in data.items()} if val_idx is not None else None
+        batch_size = int(self.batch_size)
+
+        def error_rate(model: torch.nn.Module, val_data: dict) -> float:
+            logits = infer(model, val_data, batch_size, device, ("logits",))["logits"]
+            return float((logits.argmax(dim=1) != val_data["y"]).double().mean())
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = Classifier(cfg, len(classes), weights, freeze_encoder=bool(self.freeze_encoder))
+            if source is not None:
+                module.encoder.load_state_dict(source.module_.encoder.state_dict())
+            generator = torch.Generator().manual_seed(seed)
+            history = fit_module(module, train, val, settings, generator, device,
+                                 monitor=error_rate if val is not None else None)
+        if "val_monitor" in history:
+            history["val_accuracy"] = [1.0 - e for e in history.pop("val_monitor")]
+        module.eval()
+        self.module_ = module
+        self.config_ = cfg
+        self.scaler_ = scaler
+        self.history_ = history
+        self.classes_ = classes
+        self.device_ = device
+        self.n_features_in_ = padded.n_features
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, float64 (N, K), columns in the order of ``classes_``; rows sum to 1."""
+        check_is_fitted(self, "module_")
+        padded = to_padded(X, n_features=self.n_features_in_)
+        logits = infer(self.module_, scaled_batch(padded, self.scaler_), int(self.batch_size), self.device_,
+                       ("logits",))["logits"]
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each sequence, (N,), labels as in ``classes_``."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy on (X, y). Labels not seen in ``fit`` are an error, not a miss."""
+        check_is_fitted(self, "module_")
+        pred = self.predict(X)
+        y = self._check_y(y, len(pred))
+        unknown = sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()), key=str)
+        if unknown:
+            raise ValueError(
+                f"y has labels {unknown} that the classifier did not see in fit (its classes are "
+                f"{self.classes_.tolist()}); score on data with known labels only."
+            )
+        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+
+    # ------------------------------------------------------------------ persistence
+    def _json_params(self) -> dict:
+        params = self.get_params(deep=False)
+        enc = params["encoder"]
+        params["encoder"] = os.fspath(enc) if isinstance(enc, (str, os.PathLike)) else None
+        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
+            params["random_state"] = None  # a RandomState object cannot go into JSON
+        if isinstance(params["class_weight"], dict):  # JSON keys are strings: keep the labels' types
+            params["class_weight"] = [[_plain(k), float(v)] for k, v in params["class_weight"].items()]
+        return params
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save to a directory: config.json + model.safetensors + state.json (no pickle).
+
+        The labels go into state.json; an `encoder` object is not saved (its weights,
+        fine-tuned, are the classifier's own), a path is.
+        """
+        check_is_fitted(self, "module_")
+        classes = [_plain(c) for c in self.classes_]
+        config = {"estimator": type(self).__name__, "params": self._json_params(), "model": self.config_.to_dict()}
+        state = {
+            "n_features_in_": self.n_features_in_, "scaler": self.scaler_.to_dict(), "history": self.history_,
+            "classes": classes, "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
+        }
+        save_model_dir(path, config, self.module_, state)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMClassifier":
+        """Load a classifier saved by `save`: built from its config, weights loaded strictly, in eval mode."""
+        config, tensors, state = read_model_dir(path)
+        if config.get("estimator") != cls.__name__:
+            raise ModelFileError(
+                f"{path} holds a {config.get('estimator')!r} model; load it with lstmae.{config.get('estimator')}.load."
+            )
+        try:
+            params = dict(config["params"])
+            if isinstance(params.get("class_weight"), list):
+                params["class_weight"] = {k: v for k, v in params["class_weight"]}
+            params["device"] = device
+            est = cls(**params)
+            est.config_ = ModelConfig.from_dict(config["model"])
+            est.scaler_ = SequenceScaler.from_dict(state["scaler"])
+            est.history_ = state["history"]
+            est.n_features_in_ = int(state["n_features_in_"])
+            est.classes_ = np.array(state["classes"], dtype=np.dtype(state["classes_dtype"]))
+            if est.classes_.ndim != 1 or len(est.classes_) < 1:
+                raise ValueError("no classes")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"the config or state in {path} is invalid ({exc}); save the model again.") from None
+        module = Classifier(est.config_, len(est.classes_), freeze_encoder=bool(est.freeze_encoder))
+        load_weights(module, tensors, path)
+        est.device_ = resolve_device(device)
+        est.module_ = module.to(est.device_).eval()
+        return est
+
+    # ------------------------------------------------------------------ sklearn tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"X_types": ["2darray", "3darray"]}
+
+
+def _plain(label: Any) -> Any:
+    """A label as a JSON value (str, int, float or bool)."""
+    value = label.item() if isinstance(label, np.generic) else label
+    if not isinstance(value, _LABEL_TYPES):
+        raise ValueError(
+            f"cannot save class label {label!r} of type {type(label).__name__}; labels must be strings, "
+            "integers, floats or booleans."
+        )
+    return value
