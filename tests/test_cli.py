@@ -176,3 +176,15 @@ def test_demo_runs_and_writes_its_files(tmp_path):
     for name in ("history.png", "reconstruction.png", "scores.png"):
         assert (tmp_path / "d" / name).read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "d" / "model" / "model.safetensors").is_file()
+
+
+def test_commands_read_data_the_way_the_model_was_trained(tmp_path):
+    """A model trained on a UCR-style file (--layout rows) encodes it without repeating --layout."""
+    rng = np.random.default_rng(2)
+    path = tmp_path / "ucr.csv"
+    pd.DataFrame(np.sin(np.linspace(0, 6, 10)[None] + rng.uniform(0, 3, (20, 1)))).to_csv(path, index=False, header=False)
+    r = run("train", path, "--layout", "rows", "--epochs", 2, "--hidden-size", 4, "-o", tmp_path / "m", "--quiet")
+    assert r.exit_code == 0, r.output
+    r = run("encode", tmp_path / "m", path, "-o", tmp_path / "c.csv", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(tmp_path / "c.csv")) == 20  # one code per row, not per window of one series

@@ -60,6 +60,8 @@ Columns = Annotated[Optional[str], typer.Option("--columns", help="Comma-separat
 TimeCol = Annotated[Optional[str], typer.Option("--time-column", help="Column that orders rows; not a feature.")]
 IdCol = Annotated[Optional[str], typer.Option("--id-column", help="Column grouping rows into sequences (long format).")]
 Layout = Annotated[str, typer.Option("--layout", help="'long': rows are time steps; 'rows': one sequence per row.")]
+LayoutAsTrained = Annotated[Optional[str], typer.Option(
+    "--layout", help="'long' or 'rows' (default: as the model's training data).")]
 Fill = Annotated[Optional[str], typer.Option("--fill", help="Missing values: ffill, interpolate or zero (default: error).")]
 Window = Annotated[Optional[int], typer.Option("--window", help="Window length for one long series.")]
 Stride = Annotated[Optional[int], typer.Option("--stride", help="Step between windows (default 1).")]
@@ -92,6 +94,14 @@ def _read(data: str, columns: str | None, time_column: str | None, id_column: st
         raise UsageError(f"no such file: {data} (give a CSV, Parquet, .npy or .npz file, or builtin:NAME).")
     return read_table(data, columns=cols, time_column=time_column, id_column=id_column, layout=layout, fill=fill,
                       label_column=label_column)
+
+
+def _read_as_trained(data: str, settings: dict, columns: str | None, time_column: str | None,
+                     id_column: str | None, layout: str | None, fill: str | None, label_column: str | None = None):
+    """Read DATA the way the model's training data was read (data.json), unless an option overrides it."""
+    return _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
+                 id_column or settings.get("id_column"), layout or settings.get("layout") or "long",
+                 fill or settings.get("fill"), label_column)
 
 
 def _write(path: Path, frame) -> None:
@@ -344,7 +354,7 @@ def encode(
     data: Annotated[str, typer.Argument(help="Data file or builtin:NAME.")],
     output: Output = Path("codes.csv"),
     window: Window = None, stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
-    id_column: IdCol = None, layout: Layout = "long", fill: Fill = None, quiet: Quiet = False,
+    id_column: IdCol = None, layout: LayoutAsTrained = None, fill: Fill = None, quiet: Quiet = False,
 ) -> None:
     """Write the code vector of every window (long series) or sequence.
 
@@ -353,8 +363,7 @@ def encode(
     import pandas as pd
 
     ae, settings = _load_model(model)
-    seqs = _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
-                 id_column or settings.get("id_column"), layout, fill or settings.get("fill"))
+    seqs = _read_as_trained(data, settings, columns, time_column, id_column, layout, fill)
     names = [f"code_{i}" for i in range(ae.config_.code_dim)]
     codes, starts, window = _codes(ae, seqs, settings, window, stride)
     frame = pd.DataFrame(codes, columns=names)
@@ -374,7 +383,7 @@ def reconstruct(
     data: Annotated[str, typer.Argument(help="Data file or builtin:NAME.")],
     output: Output = Path("reconstruction.csv"),
     window: Window = None, stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
-    id_column: IdCol = None, layout: Layout = "long", fill: Fill = None, quiet: Quiet = False,
+    id_column: IdCol = None, layout: LayoutAsTrained = None, fill: Fill = None, quiet: Quiet = False,
 ) -> None:
     """Write the reconstruction: one row per time point (series: mean over windows) or per sequence step.
 
@@ -385,8 +394,7 @@ def reconstruct(
     from .scoring import windowed_to_points
 
     ae, settings = _load_model(model)
-    seqs = _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
-                 id_column or settings.get("id_column"), layout, fill or settings.get("fill"))
+    seqs = _read_as_trained(data, settings, columns, time_column, id_column, layout, fill)
     if seqs.kind == "series":
         window, stride = _windowing(seqs, settings, window, stride)
         rec = windowed_to_points(ae.reconstruct, seqs.sequences, window, stride, progress=not quiet)
@@ -409,7 +417,7 @@ def forecast(
     data: Annotated[str, typer.Argument(help="Data file or builtin:NAME.")],
     output: Output = Path("forecast.csv"),
     window: Window = None, columns: Columns = None, time_column: TimeCol = None,
-    id_column: IdCol = None, layout: Layout = "long", fill: Fill = None, quiet: Quiet = False,
+    id_column: IdCol = None, layout: LayoutAsTrained = None, fill: Fill = None, quiet: Quiet = False,
 ) -> None:
     """Write the forecast of the next --horizon steps after the series (its last window) or each sequence.
 
@@ -420,8 +428,7 @@ def forecast(
     ae, settings = _load_model(model)
     if not ae.config_.has_prediction:
         raise UsageError(f"{model} was trained with --task {ae.config_.task}; forecasts need --task predict or composite.")
-    seqs = _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
-                 id_column or settings.get("id_column"), layout, fill or settings.get("fill"))
+    seqs = _read_as_trained(data, settings, columns, time_column, id_column, layout, fill)
     k = ae.config_.horizon
     if seqs.kind == "series":
         window, _ = _windowing(seqs, settings, window, 1)
@@ -455,7 +462,7 @@ def detect(
     label_column: Annotated[Optional[str], typer.Option(
         "--label-column", help="Column of true 0/1 labels: report the metrics and shade them in the plot.")] = None,
     window: Window = None, stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
-    id_column: IdCol = None, layout: Layout = "long", fill: Fill = None, quiet: Quiet = False,
+    id_column: IdCol = None, layout: LayoutAsTrained = None, fill: Fill = None, quiet: Quiet = False,
 ) -> None:
     """Score every time point (series) or sequence, flag anomalies, and list the anomalous events.
 
@@ -469,8 +476,7 @@ def detect(
     det, ae, settings = _load_any(model)
     if not ae.config_.has_reconstruction:
         raise UsageError(f"{model} was trained with --task predict; detection needs --task reconstruct or composite.")
-    seqs = _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
-                 id_column or settings.get("id_column"), layout, fill or settings.get("fill"), label_column)
+    seqs = _read_as_trained(data, settings, columns, time_column, id_column, layout, fill, label_column)
     if threshold is None:
         if det is not None:
             threshold = det.threshold_
@@ -647,7 +653,7 @@ def plot_codes_command(
         "--max-points", help="Plot at most this many codes (evenly spaced), to keep t-SNE fast.")] = 5000,
     seed: Seed = 0,
     window: Window = None, stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
-    id_column: IdCol = None, layout: Layout = "long", fill: Fill = None, quiet: Quiet = False,
+    id_column: IdCol = None, layout: LayoutAsTrained = None, fill: Fill = None, quiet: Quiet = False,
 ) -> None:
     """Map the code of every window or sequence to 2-D (PCA or t-SNE) and scatter them, coloured by label.
 
@@ -660,8 +666,7 @@ def plot_codes_command(
     if max_points < 2:
         raise UsageError(f"--max-points {max_points} is not valid; it must be at least 2.")
     ae, settings = _load_model(model)
-    seqs = _read(data, columns or settings.get("columns"), time_column or settings.get("time_column"),
-                 id_column or settings.get("id_column"), layout, fill or settings.get("fill"), labels)
+    seqs = _read_as_trained(data, settings, columns, time_column, id_column, layout, fill, labels)
     if labels is not None and seqs.labels is None:
         raise UsageError(f"{data} has no labels; drop --labels or give data with a label column.")
     codes, starts, window = _codes(ae, seqs, settings, window, stride)
