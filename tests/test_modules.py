@@ -219,3 +219,42 @@ def test_encode_only_batch_returns_the_same_codes_without_decoding():
     only, loss = model({"x": x, "encode_only": torch.ones(())})
     assert loss is None and "reconstruction" not in only and "forecast" not in only
     torch.testing.assert_close(only["features"], full["features"])
+
+
+def test_bucket_order_groups_similar_lengths_and_keeps_every_sequence():
+    from lstmae.training import bucket_order
+
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(10, 201, (1000,), generator=g)
+    order = torch.randperm(1000, generator=g)
+    bucketed = bucket_order(order, lengths, 64, torch.Generator().manual_seed(1))
+    assert sorted(bucketed.tolist()) == list(range(1000))
+    padded_steps = sum(int(lengths[b].max()) * len(b) for b in bucketed.split(64))
+    random_steps = sum(int(lengths[b].max()) * len(b) for b in order.split(64))
+    assert padded_steps < 0.7 * random_steps
+    same = torch.full((1000,), 7)
+    assert torch.equal(bucket_order(order, same, 64), order)  # equal lengths: unchanged
+    assert torch.equal(bucket_order(order, None, 64), order)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_split_run_of_a_padded_batch_equals_the_packed_run_with_gradients(num_layers):
+    """`run_lstm` runs a unidirectional nn.LSTM on the common steps unpacked and the rest packed:
+    outputs, final states and gradients equal those of one packed run."""
+    from lstmae.modules import _run_packed, _run_split
+
+    torch.manual_seed(6)
+    lstm = nn.LSTM(3, 5, num_layers=num_layers, batch_first=True).double()
+    x = torch.randn(5, 9, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([9, 4, 6, 4, 8])
+    h0 = torch.randn(num_layers, 5, 5, dtype=torch.float64)
+    for hx in (None, (h0, h0.clone())):
+        a_out, (a_h, a_c) = _run_split(lstm, x, lengths, hx)
+        b_out, (b_h, b_c) = _run_packed(lstm, x, lengths, hx)
+        for a, b in ((a_out, b_out), (a_h, b_h), (a_c, b_c)):
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+        w = torch.randn_like(a_out)
+        ga = torch.autograd.grad((a_out * w).sum() + a_h.sum() + a_c.sum(), [x, lstm.weight_hh_l0])
+        gb = torch.autograd.grad((b_out * w).sum() + b_h.sum() + b_c.sum(), [x, lstm.weight_hh_l0])
+        for a, b in zip(ga, gb):
+            torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)

@@ -17,6 +17,12 @@ Variable-length batches are given as padded tensors plus `lengths`; the state of
 each sequence stops changing after its own last step (so `h_n` is the state at that
 step, as with a packed `nn.LSTM`), padded output steps are zero, and the backward
 direction reads each sequence from its own last step.
+
+Speed: each direction's recurrence is one autograd node (`_Recurrence`) whose forward and
+hand-written backward through time are TorchScript loops (set ``LSTMAE_NO_JIT=1`` to run
+them as plain Python); `LoopLSTM._reference_direction` keeps the plain autograd loop as the
+parity reference for the tests. An input that is the same at every step (an ``expand``ed
+code, as the repeat bridge feeds its decoder) is projected once per sequence.
 """
 from __future__ import annotations
 

@@ -58,10 +58,45 @@ def run_lstm(
         return lstm(x, hx, lengths)
     if lengths is None:
         return lstm(x, hx)
+    if not lstm.bidirectional:
+        return _run_split(lstm, x, lengths, hx)
+    return _run_packed(lstm, x, lengths, hx)
+
+
+def _run_packed(lstm: nn.LSTM, x: Tensor, lengths: Tensor, hx: LSTMState | None) -> tuple[Tensor, LSTMState]:
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     out, state = lstm(packed, hx)
     out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
     return out, state
+
+
+def _run_split(lstm: nn.LSTM, x: Tensor, lengths: Tensor, hx: LSTMState | None) -> tuple[Tensor, LSTMState]:
+    """A unidirectional `nn.LSTM` on a padded batch: the steps every sequence has run unpacked,
+    the rest packed from the state reached there.
+
+    Exact (each state depends only on earlier steps), and faster: on CPU a packed `nn.LSTM`
+    does not use the oneDNN kernel (~3x slower per step), and with length-bucketed batches
+    (`training.bucket_order`) almost all steps are shared by every sequence.
+    """
+    lengths = lengths.cpu()
+    steps = x.shape[1]
+    common = int(lengths.min())
+    out1, (h1, c1) = lstm(x[:, :common], hx)
+    rest = lengths - common
+    done = rest == 0
+    if bool(done.all()):
+        return F.pad(out1, (0, 0, 0, steps - common)), (h1, c1)
+    # sequences already finished run one dummy step; their state and output are discarded below
+    packed = pack_padded_sequence(x[:, common:], rest.clamp(min=1), batch_first=True, enforce_sorted=False)
+    out2, (h2, c2) = lstm(packed, (h1, c1))
+    out2, _ = pad_packed_sequence(out2, batch_first=True, total_length=steps - common)
+    if bool(done.any()):
+        d = done.to(x.device)
+        out2 = out2.masked_fill(d.view(-1, 1, 1), 0.0)
+        keep = d.view(1, -1, 1)
+        h2 = torch.where(keep, h1, h2)
+        c2 = torch.where(keep, c1, c2)
+    return torch.cat([out1, out2], dim=1), (h2, c2)
 
 
 class Encoder(nn.Module):

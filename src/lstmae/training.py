@@ -107,6 +107,23 @@ def iter_batches(data: Batch, batch_size: int, order: Tensor | None = None) -> I
         yield batch
 
 
+def bucket_order(order: Tensor, lengths: Tensor | None, batch_size: int, generator: torch.Generator | None = None,
+                 bucket_batches: int = 32) -> Tensor:
+    """A shuffled `order` regrouped so that each batch holds sequences of similar length.
+
+    Chunks of ``bucket_batches * batch_size`` shuffled sequences are sorted by length and cut
+    into batches, and the batches are shuffled: the batches stay random, but `iter_batches`
+    trims each to its longest sequence, so variable-length data pays little for padding.
+    Equal lengths (or none) leave `order` unchanged.
+    """
+    if lengths is None or order.numel() <= batch_size or bool(lengths.min() == lengths.max()):
+        return order
+    parts = [c[torch.argsort(lengths[c], stable=True)] for c in order.split(batch_size * bucket_batches)]
+    batches = torch.cat(parts).split(batch_size)
+    shuffle = torch.randperm(len(batches), generator=generator)
+    return torch.cat([batches[i] for i in shuffle.tolist()])
+
+
 def _to(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -193,7 +210,9 @@ def fit_module(
     loss for the best epoch and early stopping; its values go to ``history["val_monitor"]``.
     """
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    # fused: one kernel for all parameters (3-4x faster steps on CPU than the per-tensor loop)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate,
+                                 fused=True if device.type in ("cpu", "cuda") else None)
     history: dict = {"train_loss": [], "epoch_time": [], "best_epoch": None, "stopped_early": False, "diverged": None}
     if val is not None:
         history["val_loss"] = []
@@ -224,7 +243,8 @@ def fit_module(
             start = time.perf_counter()
             model.train()
             total = torch.zeros((), dtype=torch.float64)
-            order = torch.randperm(n, generator=generator)
+            order = bucket_order(torch.randperm(n, generator=generator), train.get("lengths"), settings.batch_size,
+                                 generator)
             for batch in iter_batches(train, settings.batch_size, order):
                 _, loss = model(_to(batch, device))
                 optimizer.zero_grad(set_to_none=True)
