@@ -36,6 +36,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ._atomic import atomic_path, atomic_write
+from .serialization import sha256_file
 
 __all__ = ["CHECKPOINT_FILE", "CheckpointError", "Checkpointer", "data_fingerprint", "has_checkpoint",
            "load_checkpoint", "save_checkpoint"]
@@ -49,14 +50,6 @@ _STRAY = re.compile(r"\.tmp-.*-(checkpoint\.json|checkpoint-\d{6,}\.safetensors)
 
 class CheckpointError(ValueError):
     """A checkpoint is corrupt, of an unknown format, or belongs to another run."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def data_fingerprint(data: dict[str, torch.Tensor], n_val: int) -> dict:
@@ -138,7 +131,7 @@ def save_checkpoint(directory: str | os.PathLike, state: dict, fingerprint: dict
     name = f"checkpoint-{int(state['epoch']):06d}.safetensors"
     with atomic_path(directory / name) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -236,7 +229,7 @@ def load_checkpoint(directory: str | os.PathLike, fingerprint: dict | None = Non
     tensor_path = directory / name
     if not tensor_path.is_file():
         raise CheckpointError(f"{directory} is incomplete: {name} is missing; delete the directory to start over.")
-    if _sha256(tensor_path) != meta.get("sha256"):
+    if sha256_file(tensor_path) != meta.get("sha256"):
         raise CheckpointError(
             f"{tensor_path} does not match the SHA-256 recorded in {CHECKPOINT_FILE} (changed or damaged); "
             "delete the directory to start over."

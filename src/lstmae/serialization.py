@@ -69,7 +69,8 @@ def versions() -> dict[str, str]:
     }
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (model and checkpoint checksums)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -94,7 +95,7 @@ def save_model_dir(path: str | os.PathLike, config: dict, module: nn.Module, sta
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     with atomic_path(path / WEIGHTS_FILE) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-        weights_sha = _sha256(tmp)
+        weights_sha = sha256_file(tmp)
     state_sha = _write_json(path / STATE_FILE, {**state, "versions": versions()})
     # the config goes last: a directory with a config has all its files, and their checksums
     files = {WEIGHTS_FILE: {"sha256": weights_sha}, STATE_FILE: {"sha256": state_sha}}
@@ -180,7 +181,7 @@ def _check_files(path: Path, config: dict) -> None:
         raise ModelFileError(f"{path / CONFIG_FILE} is corrupt (files is not an object); save the model again.")
     for name in (WEIGHTS_FILE, STATE_FILE):
         expected = files.get(name, {}).get("sha256") if isinstance(files.get(name), dict) else None
-        if expected is not None and _sha256(path / name) != expected:
+        if expected is not None and sha256_file(path / name) != expected:
             raise ModelFileError(
                 f"{path / name} is not the file {CONFIG_FILE} was saved with (its SHA-256 differs): the "
                 "directory mixes files of two saves (an interrupted save?) or the file was changed. "
