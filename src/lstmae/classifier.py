@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from .config import ModelConfig
 from .data.scaling import SequenceScaler
 from .data.sequences import to_padded
-from .estimators import LSTMAutoencoder, _seed_from, resolve_device, scaled_batch
+from .estimators import LSTMAutoencoder, _seed_from, resolve_device, scaled_batch, validation_count
 from .modules import Classifier
 from .serialization import ModelFileError, load_weights, read_model_dir, save_model_dir
 from .training import fit_module, infer
@@ -219,12 +219,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     def _split(self, y_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Indices of the training and validation samples (validation None without a split)."""
         n = len(y_idx)
-        n_val = int(round(n * float(self.validation_split)))
-        if self.validation_split > 0 and (n_val < 1 or n_val >= n):
-            raise ValueError(
-                f"validation_split={self.validation_split} leaves {n - n_val} training and {n_val} validation "
-                f"samples out of {n}; both need at least one. Use more data or validation_split=0."
-            )
+        n_val = validation_count(n, self.validation_split)
         if n_val == 0:
             return np.arange(n), None
         k = int(y_idx.max()) + 1
@@ -348,11 +343,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMClassifier":
         """Load a classifier saved by `save`: built from its config, weights loaded strictly, in eval mode."""
-        config, tensors, state = read_model_dir(path)
-        if config.get("estimator") != cls.__name__:
-            raise ModelFileError(
-                f"{path} holds a {config.get('estimator')!r} model; load it with lstmae.{config.get('estimator')}.load."
-            )
+        config, tensors, state = read_model_dir(path, estimator=cls.__name__)
         try:
             params = dict(config["params"])
             if isinstance(params.get("class_weight"), list):

@@ -384,11 +384,7 @@ class LSTMAnomalyDetector(OutlierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMAnomalyDetector":
-        config, tensors, state = read_model_dir(path)
-        if config.get("estimator") != cls.__name__:
-            raise ModelFileError(
-                f"{path} holds a {config.get('estimator')!r} model; load it with lstmae.{config.get('estimator')}.load."
-            )
+        config, tensors, state = read_model_dir(path, estimator=cls.__name__)
         try:
             ae = LSTMAutoencoder._restore(config["autoencoder"], tensors, state, path, device)
             det = cls(autoencoder=clone(ae), **config["params"])

@@ -49,6 +49,17 @@ def _seed_from(random_state: Any) -> int:
     raise ValueError(f"random_state={random_state!r} is not valid; use None, an int or a numpy RandomState.")
 
 
+def validation_count(n: int, validation_split: float) -> int:
+    """How many of `n` samples `validation_split` holds out; both parts must keep at least one."""
+    n_val = int(round(n * float(validation_split)))
+    if validation_split > 0 and (n_val < 1 or n_val >= n):
+        raise ValueError(
+            f"validation_split={validation_split} leaves {n - n_val} training and {n_val} validation "
+            f"samples out of {n}; both need at least one. Use more data or validation_split=0."
+        )
+    return n_val
+
+
 def _check_number(name: str, value: Any, low: float, high: float | None = None, *, integer: bool = False,
                   low_inclusive: bool = True, allow_none: bool = False) -> None:
     if value is None and allow_none:
@@ -373,12 +384,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.scaler_ = SequenceScaler.fit(inputs.x, inputs.mask(), self.scale)
         data = self._tensors(inputs, future)
         n = data["x"].shape[0]
-        n_val = int(round(n * float(self.validation_split)))
-        if self.validation_split > 0 and (n_val < 1 or n_val >= n):
-            raise ValueError(
-                f"validation_split={self.validation_split} leaves {n - n_val} training and {n_val} validation "
-                f"samples out of {n}; both need at least one. Use more data or validation_split=0."
-            )
+        n_val = validation_count(n, self.validation_split)
         train = {k: v[: n - n_val] for k, v in data.items()}
         val = {k: v[n - n_val :] for k, v in data.items()} if n_val else None
         with torch.random.fork_rng(devices=[]):
@@ -528,11 +534,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMAutoencoder":
         """Load a model saved by `save`: built from its config, weights loaded strictly, in eval mode."""
-        config, tensors, state = read_model_dir(path)
-        if config.get("estimator") != cls.__name__:
-            raise ModelFileError(
-                f"{path} holds a {config.get('estimator')!r} model; load it with lstmae.{config.get('estimator')}.load."
-            )
+        config, tensors, state = read_model_dir(path, estimator=cls.__name__)
         return cls._restore(config, tensors, state, path, device)
 
     # ------------------------------------------------------------------ sklearn tags

@@ -115,8 +115,12 @@ def _read_json(path: Path) -> dict:
     return obj
 
 
-def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], dict]:
-    """Read config, weights and state of a model directory, checking the format."""
+def read_model_dir(path: str | os.PathLike, estimator: str | None = None) -> tuple[dict, dict[str, torch.Tensor], dict]:
+    """Read config, weights and state of a model directory, checking the format.
+
+    With `estimator` (a class name), a directory saved by another estimator class is
+    refused with a message naming the class to load it with.
+    """
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"no model at {path}: the directory does not exist.")
@@ -126,6 +130,10 @@ def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tenso
     if config.get("format") != FORMAT:
         raise ModelFileError(f"{path / CONFIG_FILE} is not an lstmae model config (format={config.get('format')!r}).")
     version = _check_version(path, config)
+    if estimator is not None and config.get("estimator") != estimator:
+        raise ModelFileError(
+            f"{path} holds a {config.get('estimator')!r} model; load it with lstmae.{config.get('estimator')}.load."
+        )
     state = _read_json(path / STATE_FILE)
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
