@@ -32,3 +32,12 @@ def sines():
 
 # cheap settings for fits whose quality is not under test
 FAST = dict(hidden_size=8, epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models on a shared 2-core machine: one thread is several times faster than two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

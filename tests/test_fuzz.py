@@ -29,18 +29,7 @@ EXAMPLES = int(os.environ.get("LSTMAE_FUZZ_EXAMPLES", "60"))
 RANDOM = bool(os.environ.get("LSTMAE_FUZZ_RANDOM"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=not RANDOM,
                 database=None)
-pytestmark = pytest.mark.timeout(120)  # a hang fails the test
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine: one thread is several times faster than two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("one_thread")]  # a hang fails the test
 
 
 def works_or_value_error(fn, *args, **kwargs):

@@ -27,13 +27,7 @@ X = make_sines(n=32, length=8, n_features=2)
 TINY = dict(hidden_size=6, epochs=4, batch_size=8, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine: one thread is several times faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def weights(ae):
