@@ -1,7 +1,4 @@
-import contextlib
 import os
-import sys
-import types
 
 # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine (other test runs,
 # other engineers) spinning threads made every LSTM call up to 100x slower. Set before torch

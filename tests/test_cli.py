@@ -105,7 +105,6 @@ def test_reconstruct_and_forecast_series(model_dir, series_csv, tmp_path):
 
 
 def test_sequences_in_long_format_with_id_column(tmp_path):
-    rng = np.random.default_rng(1)
     rows = [{"id": f"s{i}", "step": s, "x": np.sin(0.5 * s + i), "y": np.cos(0.3 * s + i)}
             for i in range(30) for s in range(8 + i % 5)]
     path = tmp_path / "seqs.parquet"

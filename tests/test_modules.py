@@ -1,6 +1,5 @@
 """Parity tests of the nn.Modules (minGPT style): our LSTM cell vs. nn.LSTM and a plain
 reference loop, packed vs. padded batches, time reversal."""
-import numpy as np
 import pytest
 import torch
 from torch import nn

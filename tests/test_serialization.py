@@ -4,7 +4,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import FAST
 from lstmae import LSTMAutoencoder, ModelFileError

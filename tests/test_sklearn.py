@@ -1,6 +1,5 @@
 """The scikit-learn estimator contract: clone, params, Pipeline, GridSearchCV, the common checks."""
 import numpy as np
-import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -8,7 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from conftest import FAST, make_sines
+from conftest import make_sines
 from lstmae import LSTMAutoencoder
 
 # scikit-learn's common checks feed 2-D tabular X. LSTMAutoencoder reads a 2-D X as N

@@ -343,7 +343,6 @@ class _Recurrence(torch.autograd.Function):
         w_hh, gates, act_c, hs, cs, mask = ctx.saved_tensors
         steps, n, four_h = gates.shape
         hid = four_h // 4
-        zeros = None
         if grad_out is None:
             grad_out = gates.new_zeros(n, steps, hid)
         if grad_hn is None:
