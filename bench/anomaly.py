@@ -27,8 +27,8 @@ from sklearn.ensemble import IsolationForest
 
 from lstmae import LSTMAnomalyDetector, LSTMAutoencoder
 from lstmae.data.windows import reverse_windowing, sliding_windows
-from lstmae.datasets import make_sines
-from lstmae.metrics import evaluate
+from lstmae.data.synthetic import make_sines
+from lstmae.metrics import detection_metrics
 
 WINDOW, HOLDOUT, K = 32, 0.25, 4.0
 
@@ -82,7 +82,7 @@ def datasets(quick: bool):
     if not quick:
         out.append(("sines (seed 1)", make_sines(random_state=1)))
         try:
-            from lstmae.datasets import load_real
+            from lstmae.data.datasets import load_real
 
             out.append(("kdd-tsad-135 (aeon, real ECG heart rate)", load_real("kdd-tsad-135")))
         except ImportError as exc:
@@ -100,7 +100,7 @@ def run(quick: bool) -> list[dict]:
         labels = data.labels[test]
 
         def record(method: str, scores: np.ndarray, threshold: float, seconds: float) -> None:
-            m = evaluate(labels, scores[test], scores[test] > threshold)
+            m = detection_metrics(labels, scores[test], scores[test] > threshold)
             rows.append({"dataset": name, "method": method, "seconds": round(seconds, 1),
                          **{k: round(v, 3) for k, v in m.items()}})
             print(f"{name:42s} {method:55s} ROC {m['roc_auc']:.3f}  PR {m['pr_auc']:.3f}  "

@@ -305,7 +305,7 @@ def bad_inputs(work: Path, n: int, rng: np.random.Generator) -> Tally:
 
     from lstmae import LSTMAutoencoder
     from lstmae.cli import app
-    from lstmae.data.io import read_table
+    from lstmae.data.tables import read_table
     from lstmae.data.sequences import to_padded
     from lstmae.data.windows import reverse_windowing, sliding_windows
 
@@ -345,7 +345,7 @@ def bad_inputs(work: Path, n: int, rng: np.random.Generator) -> Tally:
                                 "-o", str(tmp / "out")])
         tally.cli("cli", r.output, r.exit_code, r.exception)
     corruptions = [b"", b"{", b"[]", b"\x80\x04garbage", b'{"window": "x"}', b"[" * 100000, b"{}"]
-    for name in ("config.json", "state.json", "model.safetensors", "data.json"):
+    for name in ("config.json", "state.json", "model.safetensors"):
         for content in corruptions:
             broken = tmp / f"model-{name}-{len(content)}-{content[:2].hex()}"
             shutil.copytree(model, broken)

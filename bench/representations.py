@@ -41,7 +41,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from lstmae import LSTMAutoencoder, LSTMClassifier  # noqa: E402
 from lstmae.data.sequences import to_padded  # noqa: E402
-from lstmae.datasets import load_real  # noqa: E402
+from lstmae.data.datasets import load_real  # noqa: E402
 from lstmae.estimators import scaled_batch  # noqa: E402
 
 DATASETS = ["gunpoint", "italy-power-demand", "basic-motions", "japanese-vowels"]

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from lstmae import LSTMAutoencoder
-from lstmae.datasets import load_tutorial
+from lstmae.data.synthetic import load_tutorial
 
 TUTORIAL = dict(hidden_size=100, activation="relu", bridge="repeat", learning_rate=1e-3, loss="mse",
                 epochs=300, scale=None, clip_grad_norm=None, random_state=1)

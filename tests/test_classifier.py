@@ -6,7 +6,7 @@ from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import lstmae.classifier as classifier_module
+from lstmae.training import Trainer
 from lstmae import LSTMAutoencoder, LSTMClassifier, ModelFileError
 
 # As for LSTMAutoencoder (tests/test_sklearn.py), scikit-learn's common checks feed 2-D
@@ -78,16 +78,16 @@ def assert_same(a, b):
 def test_seeded_classifier_starts_from_exactly_the_encoder_weights(data, ae, monkeypatch):
     X, y = data
     seen = {}
-    real = classifier_module.fit_module
+    real = Trainer.fit
 
-    def spy(model, *args, **kwargs):
-        seen["start"] = encoder_tensors(model)  # the weights the training loop starts from
-        return real(model, *args, **kwargs)
+    def spy(trainer, *args, **kwargs):
+        seen["start"] = encoder_tensors(trainer.model)  # the weights the training loop starts from
+        return real(trainer, *args, **kwargs)
 
-    monkeypatch.setattr(classifier_module, "fit_module", spy)
+    monkeypatch.setattr(Trainer, "fit", spy)
     clf = LSTMClassifier(encoder=ae, **{**CLF, "epochs": 1}).fit(X, y)
     assert_same(seen["start"], encoder_tensors(ae.module_))
-    assert clf.config_.hidden_size == 12 and clf.config_.code_dim == 12  # the encoder's architecture
+    assert clf.config_.hidden_size == 12 and clf.config_.pooled_dim == 12  # the encoder's architecture
     np.testing.assert_array_equal(clf.scaler_.offset, ae.scaler_.offset)  # and its scaler
     # the autoencoder itself is untouched by the classifier's training
     assert not any(p is q for p in clf.module_.parameters() for q in ae.module_.parameters())

@@ -57,10 +57,13 @@ def model_dir(series_csv, tmp_path_factory):
 
 
 def test_train_writes_a_model_directory(model_dir):
-    assert {p.name for p in model_dir.iterdir()} >= {"config.json", "model.safetensors", "state.json", "data.json"}
-    settings = json.loads((model_dir / "data.json").read_text())
-    assert settings["window"] == 24 and settings["stride"] == 2 and settings["feature_names"] == ["a", "b"]
-    assert settings["score_std"] > 0
+    assert {p.name for p in model_dir.iterdir()} == {"config.json", "model.safetensors", "state.json"}
+    config = json.loads((model_dir / "config.json").read_text())
+    spec = config["data"]  # how the data was read and cut: inside the checksummed, versioned config
+    assert spec["window"] == 24 and spec["stride"] == 2 and spec["feature_names"] == ["a", "b"]
+    assert spec["kind"] == "series" and spec["time_column"] == "time"
+    stats = json.loads((model_dir / "state.json").read_text())["residual_stats"]
+    assert len(stats["profile"]) == 24 and stats["score_std"] > 0
 
 
 def test_detect_end_to_end_finds_the_planted_shift(model_dir, series_csv, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmae.cli import app
-from lstmae.datasets import make_sines
+from lstmae.data.synthetic import make_sines
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""Tests of lstmae.datasets: tutorial, sines with anomalies, moving digits, registry, aeon."""
+"""Tests of lstmae.data.synthetic and lstmae.data.datasets: tutorial, sines with anomalies, moving digits, registry, aeon."""
 
 from __future__ import annotations
 
@@ -8,17 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from lstmae.data.io import SequenceData
-from lstmae.datasets import (
-    AnomalyDataset,
-    MovingDigits,
-    list_datasets,
-    load_dataset,
-    load_real,
-    load_tutorial,
-    make_moving_digits,
-    make_sines,
-)
+from lstmae.data.containers import AnomalyDataset, MovingDigits, SequenceData
+from lstmae.data.datasets import list_datasets, load_dataset, load_real
+from lstmae.data.synthetic import load_tutorial, make_moving_digits, make_sines
 
 
 # --------------------------------------------------------------------------- tutorial
@@ -95,7 +87,7 @@ def test_sines_options_and_errors():
     assert clean.series.shape == (1000, 1)
     with pytest.raises(ValueError, match=r"anomaly_fraction must be in \[0, 0.5\), got 0.7"):
         make_sines(anomaly_fraction=0.7)
-    with pytest.raises(ValueError, match="n_points must be an integer >= 200, got 50"):
+    with pytest.raises(ValueError, match=r"n_points=50 is not valid; it must be an integer >= 200\."):
         make_sines(n_points=50)
     with pytest.raises(ValueError, match="needs more room than the"):
         make_sines(n_points=1000, anomaly_fraction=0.4, train_fraction=0.9)
@@ -139,9 +131,10 @@ def test_moving_digits_overlap_is_pixelwise_max():
     two = make_moving_digits(n_sequences=30, n_digits=2, random_state=5)
     frames = two.frames.reshape(30, 20, 32, 32)
     # rebuild each digit alone from its own position: the frame is their pixel-wise max
-    from lstmae.datasets import _digits
+    from sklearn.datasets import load_digits
 
-    images, targets = _digits()
+    bunch = load_digits()  # the digits make_moving_digits draws from, scaled to [0, 1]
+    images, targets = (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
     rng = np.random.default_rng(5)
     pick = rng.integers(0, len(images), size=(30, 2))
     np.testing.assert_array_equal(targets[pick], two.labels)

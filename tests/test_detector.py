@@ -5,8 +5,9 @@ from sklearn.base import clone
 
 from conftest import make_sines
 from lstmae import LSTMAnomalyDetector, LSTMAutoencoder
-from lstmae.datasets import make_sines as make_sine_series
-from lstmae.metrics import evaluate
+from lstmae.data.synthetic import make_sines as make_sine_series
+from lstmae.metrics import detection_metrics
+from lstmae.scoring import ErrorModel
 
 SMALL = LSTMAutoencoder(hidden_size=24, epochs=25, learning_rate=0.01, batch_size=32, random_state=0)
 TINY = LSTMAutoencoder(hidden_size=4, epochs=1, batch_size=64, random_state=0)
@@ -65,7 +66,7 @@ def test_planted_anomaly_found_at_the_right_points_with_its_feature(series_detec
     assert main["top_features"][0] == data.feature_names[2]
     frame = result.events_frame()
     assert list(frame.columns) == ["start", "end", "peak", "peak_score", "top_features"]
-    m = evaluate((np.arange(1600) >= 1200) & (np.arange(1600) < 1215), result.scores, result.labels)
+    m = detection_metrics((np.arange(1600) >= 1200) & (np.arange(1600) < 1215), result.scores, result.labels)
     assert m["roc_auc"] > 0.95 and m["event_recall"] == 1.0
 
 
@@ -87,9 +88,8 @@ def test_mahalanobis_is_robust_to_a_singular_covariance():
     a = np.abs(rng.standard_normal(500))
     vectors = np.stack([a, a, np.full(500, 0.3)], axis=1)
     assert np.linalg.matrix_rank(np.cov(vectors.T)) < 3
-    det = LSTMAnomalyDetector(error_model="mahalanobis")
-    det._fit_error_model(vectors)
-    scores = det._vector_scores(np.concatenate([vectors, [[5.0, 5.0, 0.3], [0.5, 0.5, 2.0]]]))
+    model = ErrorModel("mahalanobis").fit(vectors)
+    scores = model.score(np.concatenate([vectors, [[5.0, 5.0, 0.3], [0.5, 0.5, 2.0]]]))
     assert np.isfinite(scores).all()
     assert scores[-2] > scores[:-2].max() and scores[-1] > scores[:-2].max()  # both kinds of deviation stand out
     # end to end, with constant and duplicated input features
@@ -134,7 +134,7 @@ def test_save_load_keeps_error_model_and_threshold(series_detector, tmp_path):
     det.save(tmp_path / "det")
     loaded = LSTMAnomalyDetector.load(tmp_path / "det")
     assert loaded.threshold_ == det.threshold_ and loaded.level_ == "point"
-    np.testing.assert_array_equal(loaded.error_precision_, det.error_precision_)
+    np.testing.assert_array_equal(loaded.error_model_.precision_, det.error_model_.precision_)
     np.testing.assert_array_equal(loaded.score_series(data.series[:300]), det.score_series(data.series[:300]))
     assert loaded.feature_names_ == data.feature_names
     assert loaded.get_params()["window"] == 24
@@ -156,10 +156,10 @@ def test_nested_params_and_clone():
         ({"error_model": "gauss"}, "fit", r"error_model='gauss' is not valid"),
         ({"threshold": "auto"}, "fit", r"threshold='auto' is not valid"),
         ({"threshold": "f-beta"}, "fit", r"threshold='f-beta' needs labelled validation data"),
-        ({"holdout": 0.999}, "fit", r"holdout=0.999 of 40 sequences leaves 0 for training"),
+        ({"holdout": 0.999}, "fit", r"holdout=0.999 of 40 sample\(s\) leaves 0 for training"),
         ({"autoencoder": LSTMAutoencoder(task="predict")}, "fit", r"task='predict'.*no reconstruction decoder"),
         ({}, "fit_series", r"need window=\.\.\."),
-        ({"window": 500}, "fit_series", r"fewer than window=500"),
+        ({"window": 500}, "fit_series", r"fewer than one window \(500\)"),
     ],
 )
 def test_bad_settings(kwargs, call, match):

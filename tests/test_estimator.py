@@ -157,14 +157,14 @@ def test_predict_with_explicit_targets(sines):
 def test_divergence_stops_with_a_clear_warning_and_keeps_best_weights(sines, monkeypatch):
     import lstmae.training as training
 
-    real_evaluate = training.evaluate
+    real_evaluate = training.mean_loss
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
         return float("nan") if calls["n"] == 3 else real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(training, "evaluate", flaky)
+    monkeypatch.setattr(training, "mean_loss", flaky)
     with pytest.warns(RuntimeWarning, match="diverged.*epoch 3"):
         ae = LSTMAutoencoder(**{**FAST, "epochs": 10}, validation_split=0.25).fit(sines)
     assert ae.history_["diverged"] == 2 and len(ae.history_["train_loss"]) == 3

@@ -6,6 +6,8 @@ exit code 2 and one line starting with "error:".
 """
 import io
 import json
+from pathlib import Path
+import shutil
 import os
 import string
 import warnings
@@ -20,7 +22,7 @@ from typer.testing import CliRunner
 from conftest import FAST
 from lstmae import LSTMAutoencoder
 from lstmae.cli import app
-from lstmae.data.io import read_table
+from lstmae.data.tables import read_table
 from lstmae.data.sequences import to_padded
 from lstmae.data.windows import reverse_windowing, sliding_windows
 
@@ -299,8 +301,8 @@ CORRUPTIONS = {
                     b"[" * 100000],
     "state.json": [b"", b"{}", b'{"scaler": 5}'],
     "model.safetensors": [b"", b"\x00" * 64, b"\xff" * 8 + b"{}"],
-    "data.json": [b"{bad", b"[]", b'{"window": "x"}', b'{"window": [3]}', b'{"score_mean": "high"}'],
 }
+LEGACY_DATA_JSON = [b"{bad", b"[]", b'{"window": "x"}', b'{"window": [3]}', b'{"kind": 5}', b'{"layout": "wide"}']
 
 
 @pytest.mark.parametrize("name,content", [(k, v) for k, vs in CORRUPTIONS.items() for v in vs])
@@ -315,11 +317,23 @@ def test_cli_on_a_model_directory_with_a_corrupt_file(trained, tmp_path, name, c
         assert_clean_cli_error(*command)
 
 
+@pytest.mark.parametrize("content", LEGACY_DATA_JSON)
+def test_cli_on_a_0_1_model_directory_with_a_corrupt_data_json(tmp_path, content):
+    """lstmae 0.1 kept the data settings in data.json, outside the checksums: a bad one is refused cleanly."""
+    broken = tmp_path / "model"
+    shutil.copytree(Path(__file__).parent / "data" / "v0_1" / "autoencoder", broken)
+    (broken / "data.json").write_bytes(content)
+    data = Path(__file__).parent / "data" / "v0_1" / "series.csv"
+    for command in (["info", broken], ["encode", broken, data, "-o", tmp_path / "c.csv", "--quiet"]):
+        assert_clean_cli_error(*command)
+
+
 def test_cli_on_a_model_directory_with_a_config_edited_into_nonsense(trained, tmp_path):
     model, _ = trained
     cfg = json.loads((model / "config.json").read_text())
     for key, value in [("params", 5), ("model", []), ("model", "x"), ("estimator", None), ("files", 3),
-                       ("format_version", "1"), ("format_version", 0)]:
+                       ("format_version", "1"), ("format_version", 0), ("data", 5), ("data", {"window": "x"}),
+                       ("data", {"kind": "table"}), ("data", {"feature_names": ["a", "b", "c"]})]:
         broken = tmp_path / f"m-{key}-{value!s}"
         broken.mkdir()
         for f in model.iterdir():

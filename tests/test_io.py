@@ -1,4 +1,4 @@
-"""Tests of lstmae.data.io (read_table, write_table, SequenceData) and lstmae._atomic."""
+"""Tests of reading and writing tables (lstmae.data.tables, .formats, .containers) and lstmae._atomic."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from lstmae._atomic import atomic_path, atomic_write
-from lstmae.data.io import READ_EXTENSIONS, SequenceData, read_table, write_table
+from lstmae.data.containers import SequenceData
+from lstmae.data.formats import READ_EXTENSIONS, write_table
+from lstmae.data.tables import read_table
 
 RNG = np.random.default_rng(0)
 

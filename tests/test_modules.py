@@ -210,14 +210,15 @@ def test_repeated_input_is_projected_once_with_the_same_result(activation):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
 
 
-def test_encode_only_batch_returns_the_same_codes_without_decoding():
-    cfg = ModelConfig(n_features=2, hidden_size=6, task="composite", horizon=3)
+@pytest.mark.parametrize("pooling", ["last", "last_hc", "mean"])
+def test_features_runs_the_encoder_alone_and_gives_the_forward_pass_features(pooling):
+    cfg = ModelConfig(n_features=2, hidden_size=6, task="composite", horizon=3, pooling=pooling)
     model = Autoencoder(cfg).eval()
     x = torch.randn(5, 8, 2)
-    full, _ = model({"x": x})
-    only, loss = model({"x": x, "encode_only": torch.ones(())})
-    assert loss is None and "reconstruction" not in only and "forecast" not in only
-    torch.testing.assert_close(only["features"], full["features"])
+    lengths = torch.tensor([8, 3, 5, 8, 1])
+    full, _ = model({"x": x, "lengths": lengths})
+    torch.testing.assert_close(model.features({"x": x, "lengths": lengths}), full["features"])
+    assert model.features({"x": x}).shape == (5, cfg.pooled_dim)
 
 
 def test_bucket_order_groups_similar_lengths_and_keeps_every_sequence():

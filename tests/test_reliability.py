@@ -50,15 +50,15 @@ def crash_after(monkeypatch):
     """Make a checkpointing fit die right after the checkpoint of epoch `n` is written."""
 
     def arm(n):
-        real = Checkpointer.on_train_state
+        real = Checkpointer.on_epoch_end
 
         def dying(self, state):
             real(self, state)
             if state.epoch == n:
                 raise KeyboardInterrupt(f"simulated crash after epoch {n}")
 
-        monkeypatch.setattr(Checkpointer, "on_train_state", dying)
-        return lambda: monkeypatch.setattr(Checkpointer, "on_train_state", real)
+        monkeypatch.setattr(Checkpointer, "on_epoch_end", dying)
+        return lambda: monkeypatch.setattr(Checkpointer, "on_epoch_end", real)
 
     return arm
 
@@ -142,7 +142,7 @@ def test_checkpoint_schedule():
     try:
         ckpt.save_checkpoint = lambda d, state, fp: saved.append(state)
         for e in range(1, 9):
-            cb.on_train_state(State(e, improved=e == 5, last=e == 8))
+            cb.on_epoch_end(State(e, improved=e == 5, last=e == 8))
     finally:
         ckpt.save_checkpoint = ckpt_save
     assert saved == [3, 5, 6, 8]  # every 3 epochs, at a new best, after the last
@@ -344,30 +344,30 @@ def test_a_config_without_format_version_says_why(saved_model, tmp_path):
 def test_a_hypothetical_version_0_says_why(saved_model, tmp_path):
     model = _copy(saved_model, tmp_path / "m")
     _edit_config(model, format_version=0)
-    with pytest.raises(ModelFileError, match=r"format version 0, which no lstmae release wrote .*versions 1 to 1"):
+    with pytest.raises(ModelFileError, match=r"format version 0, which no lstmae release wrote .*versions 1 to 2"):
         LSTMAutoencoder.load(model)
 
 
 def test_older_versions_are_upgraded_through_the_migration_table(saved_model, tmp_path, monkeypatch):
-    """Pretend the current format is 3 and version 1 models need two upgrades."""
+    """Pretend the current format is 4 and version 2 models (today's) need two upgrades."""
     model = _copy(saved_model, tmp_path / "m")
     calls = []
 
-    def v1_to_v2(config, state, tensors):
-        calls.append(1)
-        return config, state, tensors
-
-    def v2_to_v3(config, state, tensors):
+    def v2_to_v3(config, state, tensors, directory):
         calls.append(2)
         return config, state, tensors
 
-    monkeypatch.setattr(ser, "FORMAT_VERSION", 3)
-    monkeypatch.setattr(ser, "MIGRATIONS", {2: v2_to_v3})
-    with pytest.raises(ModelFileError, match="cannot upgrade version 1 to 2"):
+    def v3_to_v4(config, state, tensors, directory):
+        calls.append(3)
+        return config, state, tensors
+
+    monkeypatch.setattr(ser, "FORMAT_VERSION", 4)
+    monkeypatch.setattr(ser, "MIGRATIONS", {3: v3_to_v4})
+    with pytest.raises(ModelFileError, match="cannot upgrade version 2 to 3"):
         LSTMAutoencoder.load(model)
-    monkeypatch.setitem(ser.MIGRATIONS, 1, v1_to_v2)
+    monkeypatch.setitem(ser.MIGRATIONS, 2, v2_to_v3)
     loaded = LSTMAutoencoder.load(model)
-    assert calls == [1, 2]
+    assert calls == [2, 3]
     np.testing.assert_array_equal(loaded.transform(X), LSTMAutoencoder.load(saved_model).transform(X))
 
 

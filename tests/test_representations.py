@@ -31,7 +31,7 @@ def test_transform_shape_code_dim_and_feature_names(pooling, num_layers, bidirec
     size = _sizes(pooling, num_layers, bidirectional, code_size)
     Z = ae.transform(X)
     assert Z.shape == (20, size) and Z.dtype == np.float32
-    assert ae.config_.code_dim == size
+    assert ae.config_.pooled_dim == size
     assert ae.config_.latent_dim == (code_size or (2 if bidirectional else 1) * H)  # what the decoders read
     names = ae.get_feature_names_out()
     assert len(names) == size and names[0] == "lstmautoencoder0"

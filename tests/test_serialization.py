@@ -5,6 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
+from lstmae.serialization import FORMAT_VERSION
+
 from conftest import FAST
 from lstmae import LSTMAutoencoder, ModelFileError
 
@@ -38,7 +40,7 @@ def test_save_load_gives_identical_outputs(tmp_path, params):
 def test_config_is_readable_json(tmp_path):
     LSTMAutoencoder(**{**FAST, "hidden_size": 5}).fit(X).save(tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert cfg["format"] == "lstmae-model" and cfg["format_version"] == 1
+    assert cfg["format"] == "lstmae-model" and cfg["format_version"] == FORMAT_VERSION == 2
     assert cfg["estimator"] == "LSTMAutoencoder"
     assert cfg["model"]["hidden_size"] == 5 and cfg["model"]["n_features"] == 3
     state = json.loads((tmp_path / "m" / "state.json").read_text())

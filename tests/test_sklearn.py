@@ -8,7 +8,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from conftest import make_sines
-from lstmae import LSTMAutoencoder
+from lstmae import LSTMAnomalyDetector, LSTMAutoencoder
 
 # scikit-learn's common checks feed 2-D tabular X. LSTMAutoencoder reads a 2-D X as N
 # univariate sequences of length L, so some checks test assumptions that do not hold
@@ -73,3 +73,27 @@ def test_grid_search_selects_by_score():
     ).fit(X)
     assert grid.best_params_ == {"hidden_size": 24}
     assert grid.best_estimator_.transform(X).shape == (48, 24)
+
+
+# The detector's expected failures: the sequence-model ones above, and those of an outlier
+# detector whose fit holds out part of X (see `holdout`) to set its threshold.
+DETECTOR_EXPECTED_FAILURES = {
+    "check_n_features_in_after_fitting": EXPECTED_FAILURES["check_n_features_in_after_fitting"],
+    "check_n_features_in": EXPECTED_FAILURES["check_n_features_in"],
+    "check_estimators_empty_data_messages": EXPECTED_FAILURES["check_estimators_empty_data_messages"],
+    "check_dtype_object": EXPECTED_FAILURES["check_dtype_object"],
+    "check_dataframe_column_names_consistency": EXPECTED_FAILURES["check_dataframe_column_names_consistency"],
+    # The default threshold (k-sigma on held-out normal scores) flags nothing on clean training
+    # data; these checks expect a share of the training samples flagged, as a contamination rule does.
+    "check_outliers_train": "k-sigma threshold: no training sample need be flagged",
+    "check_outliers_train(readonly_memmap=True)": "k-sigma threshold: no training sample need be flagged",
+    "check_outliers_fit_predict": "k-sigma threshold: no training sample need be flagged",
+}
+
+
+@parametrize_with_checks(
+    [LSTMAnomalyDetector(autoencoder=LSTMAutoencoder(hidden_size=4, epochs=2, batch_size=16), random_state=0)],
+    expected_failed_checks=lambda est: DETECTOR_EXPECTED_FAILURES,
+)
+def test_detector_sklearn_common_checks(estimator, check):
+    check(estimator)

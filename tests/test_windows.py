@@ -1,4 +1,4 @@
-"""Tests of lstmae.data.windows: sliding windows, reverse windowing, fill policies."""
+"""Tests of lstmae.data.windows (sliding windows, reverse windowing) and lstmae.data.missing (fill policies)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from lstmae.data.missing import fill_missing
 from lstmae.data.windows import (
     count_windows,
     coverage_counts,
-    fill_missing,
     reverse_windowing,
     sliding_windows,
+    window_end_values,
     window_starts,
 )
 
@@ -106,21 +107,36 @@ def test_windows_count_formula_and_contents(T, F, window, stride, horizon):
             np.testing.assert_array_equal(
                 targets[i], x[starts[i] + window : starts[i] + window + horizon]
             )
+    np.testing.assert_array_equal(window_end_values(x[:, 0], window, stride, horizon), inputs[:, -1, 0])
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(window=0), r"window must be an integer >= 1, got 0"),
-        (dict(window=3, stride=0), r"stride must be an integer >= 1, got 0"),
-        (dict(window=3, horizon=-1), r"horizon must be an integer >= 0, got -1"),
-        (dict(window=2.5), r"window must be an integer >= 1, got 2.5"),
-        (dict(window=True), r"window must be an integer"),
+        (dict(window=0), r"window=0 is not valid; it must be an integer >= 1\."),
+        (dict(window=3, stride=0), r"stride=0 is not valid; it must be an integer >= 1\."),
+        (dict(window=3, horizon=-1), r"horizon=-1 is not valid; it must be an integer >= 0\."),
+        (dict(window=2.5), r"window=2.5 is not valid; it must be an integer >= 1\."),
+        (dict(window=True), r"window=True is not valid; it must be an integer"),
     ],
 )
 def test_windows_argument_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sliding_windows(np.zeros(10), **kwargs)
+
+
+def test_window_end_values_labels_each_window_by_its_last_step():
+    labels = np.array(["a", "a", "b", "b", "c", "c", "c"])
+    out = window_end_values(labels, 3, stride=2)
+    assert out.shape == (3,) and out.dtype == labels.dtype
+    assert out.tolist() == ["b", "c", "c"]  # steps 2, 4, 6
+    assert window_end_values([0, 0, 1, 1, 0], 2, horizon=2).tolist() == [0, 1]  # steps 1, 2
+    with pytest.raises(ValueError, match=r"values must be 1-D \(T,\).*shape \(4, 2\)"):
+        window_end_values(np.zeros((4, 2)), 2)
+    with pytest.raises(ValueError, match=r"5 time points, too short for window=6"):
+        window_end_values(np.zeros(5), 6)
+    with pytest.raises(ValueError, match=r"stride=0 is not valid; it must be an integer >= 1\."):
+        window_end_values(np.zeros(5), 2, stride=0)
 
 
 def test_windows_too_short_message_names_everything():
@@ -225,7 +241,7 @@ def test_reverse_windowing_dtypes():
         ((np.ones((2, 2, 2, 2)), 2), r"got shape \(2, 2, 2, 2\)"),
         ((np.ones(0), 2), "no windows"),
         ((np.ones(3), 2, 1, 3), r"n_points=3 is smaller than the 4 points"),
-        ((np.ones(3), 0), "window must be"),
+        ((np.ones(3), 0), r"window=0 is not valid; it must be"),
     ],
 )
 def test_reverse_windowing_errors(args, match):

@@ -200,7 +200,7 @@ def _join_optimizer(opt: dict, tensors: dict[str, torch.Tensor]) -> dict:
 
 
 def load_checkpoint(directory: str | os.PathLike, fingerprint: dict | None = None) -> dict | None:
-    """The `start_state` stored in `directory` (see `lstmae.training.fit_module`), or None if it has none.
+    """The `start_state` stored in `directory` (see `lstmae.training.Trainer.fit`), or None if it has none.
 
     Raises `CheckpointError` when the checkpoint is corrupt, of another format version,
     or (with `fingerprint`) made by a run with other parameters or data.
@@ -281,28 +281,23 @@ def load_checkpoint(directory: str | os.PathLike, fingerprint: dict | None = Non
 
 # ------------------------------------------------------------------------------ callback
 class Checkpointer:
-    """A `fit_module` callback that saves a checkpoint every `every` epochs, at every new
-    best monitored loss, and after the last epoch."""
+    """A training callback (`lstmae.training.Callback`) that saves a checkpoint every `every`
+    epochs, at every new best monitored loss, and after the last epoch."""
 
     def __init__(self, directory: str | os.PathLike, fingerprint: dict, every: int = 1) -> None:
         self.directory = Path(directory)
         self.fingerprint = fingerprint
         self.every = every
-        self.saved: list[int] = []  # epochs checkpointed by this run
 
-    def on_epoch_end(self, model, optimizer, history) -> None:
-        pass
-
-    def on_train_state(self, state) -> None:
+    def on_epoch_end(self, state) -> None:
         if state.epoch % self.every == 0 or state.improved or state.last:
             save_checkpoint(self.directory, state.capture(), self.fingerprint)
-            self.saved.append(state.epoch)
 
 
 # ------------------------------------------------------------------------------ estimators
 def prepare(checkpoint_dir: str | os.PathLike | None, every: Any, resume: Any, fingerprint: dict,
             module: torch.nn.Module) -> tuple[list[Checkpointer], dict | None]:
-    """Validate an estimator's checkpoint arguments; return (callbacks, start_state) for `fit_module`.
+    """Validate an estimator's checkpoint arguments; return (callbacks, start_state) for `lstmae.training.Trainer`.
 
     ``resume=True`` with a checkpoint in `checkpoint_dir` gives its state (checked against
     `fingerprint` and `module`'s tensor names and shapes); without one, training starts

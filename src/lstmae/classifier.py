@@ -14,24 +14,27 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import ClassifierMixin, clone
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
+from ._base import SequenceEstimator, resolve_device, scaled_batch, seed_from, validation_count
+from ._validation import check_bool
 from .config import ModelConfig
 from .data.scaling import SequenceScaler
 from .data.sequences import to_padded
-from .estimators import LSTMAutoencoder, _seed_from, resolve_device, scaled_batch, validation_count
+from .estimators import LSTMAutoencoder
 from .modules import Classifier
-from .serialization import ModelFileError, load_weights, read_model_dir, save_model_dir
-from .training import fit_module, infer
+from .serialization import register
+from .training import infer
 
 _LABEL_TYPES = (str, int, float, bool)
 
 
-class LSTMClassifier(ClassifierMixin, BaseEstimator):
+@register
+class LSTMClassifier(ClassifierMixin, SequenceEstimator):
     """Sequence classifier: an LSTM encoder, its pooled code, and a linear (softmax) head.
 
     Parameters
@@ -233,12 +236,10 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         """Train on sequences `X` (see Notes) with one class label per sequence in `y`. Returns self."""
         padded = to_padded(X)
         y = self._check_y(y, padded.x.shape[0])
-        # the same training parameters, with the same checks, as the autoencoder
-        settings = LSTMAutoencoder._train_settings(self)
-        if not isinstance(self.freeze_encoder, (bool, np.bool_)):
-            raise ValueError(f"freeze_encoder={self.freeze_encoder!r} is not valid; it must be True or False.")
+        settings = self._train_settings()  # the same training parameters, with the same checks, as the autoencoder
+        freeze = check_bool("freeze_encoder", self.freeze_encoder)
         device = resolve_device(self.device)
-        seed = _seed_from(self.random_state)
+        seed = seed_from(self.random_state)
         source = self._source()
         if source is not None and source.n_features_in_ != padded.n_features:
             raise ValueError(
@@ -264,37 +265,39 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         batch_size = int(self.batch_size)
 
         def error_rate(model: torch.nn.Module, val_data: dict) -> float:
-            logits = infer(model, val_data, batch_size, device, ("logits",))["logits"]
+            was_training = model.training
+            model.eval()
+            logits = infer(lambda b: {"logits": model(b)[0]["logits"]}, val_data, batch_size, device)["logits"]
+            model.train(was_training)
             return float((logits.argmax(dim=1) != val_data["y"]).double().mean())
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            module = Classifier(cfg, len(classes), weights, freeze_encoder=bool(self.freeze_encoder))
+        def build() -> Classifier:
+            module = Classifier(cfg, len(classes), weights, freeze_encoder=freeze)
             if source is not None:
                 module.encoder.load_state_dict(source.module_.encoder.state_dict())
-            generator = torch.Generator().manual_seed(seed)
-            history = fit_module(module, train, val, settings, generator, device,
-                                 monitor=error_rate if val is not None else None)
+            return module
+
+        self.module_, history = self._train(build, train, val, settings, device, seed,
+                                            monitor=error_rate if val is not None else None)
         if "val_monitor" in history:
             history["val_accuracy"] = [1.0 - e for e in history.pop("val_monitor")]
-        module.eval()
-        self.module_ = module
         self.config_ = cfg
         self.scaler_ = scaler
         self.history_ = history
         self.classes_ = classes
         self.device_ = device
         self.n_features_in_ = padded.n_features
+        self.data_spec_ = None
         return self
 
     # ------------------------------------------------------------------ inference
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, float64 (N, K), columns in the order of ``classes_``; rows sum to 1."""
-        check_is_fitted(self, "module_")
+        self._fitted()
         padded = to_padded(X, n_features=self.n_features_in_)
-        logits = infer(self.module_, scaled_batch(padded, self.scaler_), int(self.batch_size), self.device_,
-                       ("logits",))["logits"]
-        return torch.softmax(logits.double(), dim=1).numpy()
+        logits = self._infer(lambda b: {"logits": self.module_(b)[0]["logits"]},
+                             scaled_batch(padded, self.scaler_))["logits"]
+        return torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each sequence, (N,), labels as in ``classes_``."""
@@ -303,7 +306,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy on (X, y). Labels not seen in ``fit`` are an error, not a miss."""
-        check_is_fitted(self, "module_")
+        self._fitted()
         pred = self.predict(X)
         y = self._check_y(y, len(pred))
         unknown = sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()), key=str)
@@ -315,61 +318,38 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         return float(accuracy_score(y, pred, sample_weight=sample_weight))
 
     # ------------------------------------------------------------------ persistence
-    def _json_params(self) -> dict:
-        params = self.get_params(deep=False)
+    # The labels go into state.json; an `encoder` object is not saved (its weights, fine-tuned,
+    # are the classifier's own), a path is.
+    def json_params(self) -> dict:
+        params = super().json_params()
         enc = params["encoder"]
         params["encoder"] = os.fspath(enc) if isinstance(enc, (str, os.PathLike)) else None
-        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
-            params["random_state"] = None  # a RandomState object cannot go into JSON
         if isinstance(params["class_weight"], dict):  # JSON keys are strings: keep the labels' types
             params["class_weight"] = [[_plain(k), float(v)] for k, v in params["class_weight"].items()]
         return params
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Save to a directory: config.json + model.safetensors + state.json (no pickle).
-
-        The labels go into state.json; an `encoder` object is not saved (its weights,
-        fine-tuned, are the classifier's own), a path is.
-        """
-        check_is_fitted(self, "module_")
-        classes = [_plain(c) for c in self.classes_]
-        config = {"estimator": type(self).__name__, "params": self._json_params(), "model": self.config_.to_dict()}
-        state = {
-            "n_features_in_": self.n_features_in_, "scaler": self.scaler_.to_dict(), "history": self.history_,
-            "classes": classes, "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
-        }
-        save_model_dir(path, config, self.module_, state)
-
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMClassifier":
-        """Load a classifier saved by `save`: built from its config, weights loaded strictly, in eval mode."""
-        config, tensors, state = read_model_dir(path, estimator=cls.__name__)
-        try:
-            params = dict(config["params"])
-            if isinstance(params.get("class_weight"), list):
-                params["class_weight"] = {k: v for k, v in params["class_weight"]}
-            params["device"] = device
-            est = cls(**params)
-            est.config_ = ModelConfig.from_dict(config["model"])
-            est.scaler_ = SequenceScaler.from_dict(state["scaler"])
-            est.history_ = state["history"]
-            est.n_features_in_ = int(state["n_features_in_"])
-            est.classes_ = np.array(state["classes"], dtype=np.dtype(state["classes_dtype"]))
-            if est.classes_.ndim != 1 or len(est.classes_) < 1:
-                raise ValueError("no classes")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"the config or state in {path} is invalid ({exc}); save the model again.") from None
-        module = Classifier(est.config_, len(est.classes_), freeze_encoder=bool(est.freeze_encoder))
-        load_weights(module, tensors, path)
-        est.device_ = resolve_device(device)
-        est.module_ = module.to(est.device_).eval()
-        return est
+    def params_from_json(cls, params: dict) -> dict:
+        params = dict(params)
+        if isinstance(params.get("class_weight"), list):
+            params["class_weight"] = {k: v for k, v in params["class_weight"]}
+        return params
+
+    def extra_state(self) -> dict:
+        return {"classes": [_plain(c) for c in self.classes_],
+                "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object"}
+
+    def restore_extra_state(self, state: dict) -> None:
+        self.classes_ = np.array(state["classes"], dtype=np.dtype(state["classes_dtype"]))
+        if self.classes_.ndim != 1 or len(self.classes_) < 1:
+            raise ValueError("no classes")
+
+    def build_module(self) -> Classifier:
+        return Classifier(self.config_, len(self.classes_), freeze_encoder=bool(self.freeze_encoder))
 
     # ------------------------------------------------------------------ sklearn tags
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        return tags
+        return super().__sklearn_tags__()
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"X_types": ["2darray", "3darray"]}

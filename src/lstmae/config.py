@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._validation import check_bool, check_choice, check_int
+
 TASKS = ("reconstruct", "predict", "composite")
 BRIDGES = ("repeat", "state")
 ACTIVATIONS = ("tanh", "relu")
@@ -19,21 +21,11 @@ LOSSES = ("mse", "mae", "huber", "bce")
 POOLINGS = ("last", "last_hc", "mean")
 
 
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(
-            f"{name}={value!r} is not valid; choose one of {', '.join(repr(c) for c in choices)}."
-        )
-
-
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    # the architecture takes plain ints only (numpy integers would not survive JSON)
+    if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name}={value!r} is not valid; it must be an integer >= {minimum}.")
-
-
-def _bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name}={value!r} is not valid; it must be True or False.")
+    check_int(name, value, minimum)
 
 
 @dataclass(frozen=True)
@@ -62,13 +54,12 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _positive_int("n_features", self.n_features)
-        _choice("task", self.task, TASKS)
+        check_choice("task", self.task, TASKS)
         _positive_int("horizon", self.horizon)
         _positive_int("hidden_size", self.hidden_size)
         _positive_int("num_layers", self.num_layers)
-        _bool("bidirectional", self.bidirectional)
-        _bool("conditional", self.conditional)
-        _bool("reverse", self.reverse)
+        for name in ("bidirectional", "conditional", "reverse"):
+            object.__setattr__(self, name, check_bool(name, getattr(self, name)))
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not (
             0.0 <= self.dropout < 1.0
         ):
@@ -80,10 +71,10 @@ class ModelConfig:
                 "reverse=True reverses the reconstruction target, but task='predict' has no reconstruction "
                 "decoder; use task='reconstruct' or 'composite', or reverse=False."
             )
-        _choice("bridge", self.bridge, BRIDGES)
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("pooling", self.pooling, POOLINGS)
+        check_choice("bridge", self.bridge, BRIDGES)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("pooling", self.pooling, POOLINGS)
         weights = tuple(self.loss_weights)
         if len(weights) != 2 or not all(
             isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
@@ -115,8 +106,9 @@ class ModelConfig:
         return self.code_size if self.code_size is not None else self.num_directions * self.hidden_size
 
     @property
-    def code_dim(self) -> int:
-        """Length of the vector returned by `transform` (it depends on ``pooling``).
+    def pooled_dim(self) -> int:
+        """Length of the vector returned by `transform` (it depends on ``pooling``; the code the
+        decoders read has `latent_dim` values).
 
         "last": the code (`latent_dim`); "mean": D * ``hidden_size`` (mean of the top
         layer's outputs, before any bottleneck); "last_hc": 2 * ``num_layers`` * D *

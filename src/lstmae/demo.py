@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from .data.windows import sliding_windows
-from .datasets import make_sines
+from .data.synthetic import make_sines
 from .detector import LSTMAnomalyDetector
 from .estimators import LSTMAutoencoder
-from .metrics import evaluate, segments
+from .metrics import detection_metrics, segments
 from .plotting import plot_history, plot_reconstruction, plot_scores
 
 WINDOW, HORIZON = 32, 8
@@ -32,6 +32,20 @@ class DemoResult:
     rows: list[tuple[str, str, str]]  # (measure, lstmae, baseline)
     files: list[Path]
     seconds: float
+
+    def print(self) -> None:
+        """The table of measures beside their naive baselines, and the files written."""
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="lstmae demo: composite LSTM autoencoder on builtin:sines")
+        for name, justify in (("measure", "left"), ("lstmae", "right"), ("naive baseline", "right")):
+            table.add_column(name, justify=justify)
+        for row in self.rows:
+            table.add_row(*row)
+        console = Console()
+        console.print(table)
+        console.print("wrote " + ", ".join(str(f) for f in self.files) + f"  (total {self.seconds:.1f} s)")
 
 
 def run_demo(output: str | Path = "demo-output", epochs: int = 40, seed: int = 0, verbose: bool = True) -> DemoResult:
@@ -65,7 +79,7 @@ def run_demo(output: str | Path = "demo-output", epochs: int = 40, seed: int = 0
     # anomaly detection on the whole series, evaluated after the clean part
     result = detector.detect_series(data.series)
     test = slice(train_end, None)
-    m = evaluate(data.labels[test], result.scores[test], result.labels[test])
+    m = detection_metrics(data.labels[test], result.scores[test], result.labels[test])
 
     model_dir = output / "model"
     detector.save(model_dir)

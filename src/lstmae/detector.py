@@ -9,40 +9,28 @@ Direction of the scores (stated once, tested):
 
 Shape legend: N sequences, L time steps, F features, T points of a long series.
 
-How a score is made: the autoencoder rebuilds each sequence; the absolute residual
-``|x - x_hat|`` (in the model's scaled units) at each step is an error vector of F
-values, kept as an (N, L, F) map (`error_map`). An error model turns each error vector
-into one number: "mean" (the mean absolute error over features) or "mahalanobis" (the
-EncDec-AD error model of Malhotra et al. 2016: the Mahalanobis distance of the error
-vector from the mean error of held-out normal data, with a Ledoit-Wolf shrunk
-covariance so that a singular covariance does not break it). A sequence's score is
-the mean over its steps; a long series' score at each time point uses the error
-vectors averaged over all windows that cover the point.
-
-The error model and the threshold are fitted on held-out normal data (the last
-``holdout`` fraction of the sequences, or of the series), never on the windows the
-autoencoder was trained on.
+The detector composes `lstmae.scoring` (where every step of a score is explained): the
+autoencoder's residuals, normalised by their step position's typical level; an error
+model (mean or Mahalanobis) fitted on held-out normal data (the last ``holdout``
+fraction of the sequences, or of the series, never the windows the autoencoder trained
+on); a threshold fitted there too; events on long series.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
-from sklearn.metrics import precision_recall_curve
 from sklearn.utils.validation import check_is_fitted
 
-from .data.sequences import Padded, to_padded
-from .data.windows import sliding_windows
-from .estimators import LSTMAutoencoder, _check_number
-from .metrics import segments
-from .scoring import windowed_to_points
-from .serialization import ModelFileError, read_model_dir, save_model_dir
-
-ERROR_MODELS = ("mean", "mahalanobis")
-THRESHOLDS = ("contamination", "k-sigma", "max", "f-beta")
+from ._base import DataSpecMixin
+from ._validation import check_choice, check_number
+from .data.sequences import LIST, Padded, to_padded, to_series
+from .data.spec import DataSpec
+from .estimators import LSTMAutoencoder
+from .scoring import (ERROR_MODELS, THRESHOLDS, Detection, ErrorModel, find_events, fit_threshold, sequence_scores,
+                      windowed_to_points)
+from .serialization import ModelFileError, read_model_dir, register, save_model_dir
 
 
 def default_autoencoder() -> LSTMAutoencoder:
@@ -53,31 +41,8 @@ def default_autoencoder() -> LSTMAutoencoder:
     )
 
 
-@dataclass
-class Detection:
-    """Result of `LSTMAnomalyDetector.detect_series`.
-
-    scores : (T,) anomaly score per point (higher is more anomalous; NaN where no window covers)
-    labels : (T,) 1 where the score exceeds the threshold
-    events : list of dicts, one per run of consecutive anomalous points: ``start``,
-        ``end`` (exclusive), ``peak`` (index of the highest score), ``peak_score``,
-        ``top_features`` (feature names, most deviant first)
-    threshold : the threshold used
-    """
-
-    scores: np.ndarray
-    labels: np.ndarray
-    events: list[dict]
-    threshold: float
-
-    def events_frame(self):
-        import pandas as pd
-
-        rows = [{**e, "top_features": ",".join(e["top_features"])} for e in self.events]
-        return pd.DataFrame(rows, columns=["start", "end", "peak", "peak_score", "top_features"])
-
-
-class LSTMAnomalyDetector(OutlierMixin, BaseEstimator):
+@register
+class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     """Anomaly detector on an LSTM autoencoder's reconstruction errors.
 
     Parameters
@@ -108,8 +73,9 @@ class LSTMAnomalyDetector(OutlierMixin, BaseEstimator):
     Attributes
     ----------
     autoencoder_ : the fitted LSTMAutoencoder
-    error_mean_, error_scale_, error_precision_ : mean (F,), standard deviation (F,) and
-        inverse shrunk covariance (F, F, Mahalanobis model only) of held-out normal errors
+    error_model_ : lstmae.scoring.ErrorModel
+        Fitted on held-out normal errors: their mean and spread per feature (and, for
+        "mahalanobis", the inverse shrunk covariance).
     threshold_ : float
     offset_ : float, ``-threshold_`` (scikit-learn: ``decision_function = score_samples - offset_``)
     level_ : "sequence" or "point": what the threshold was fitted on (fit or fit_series)
@@ -142,18 +108,14 @@ class LSTMAnomalyDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
-        if self.error_model not in ERROR_MODELS:
-            raise ValueError(f"error_model={self.error_model!r} is not valid; choose 'mean' or 'mahalanobis'.")
-        if self.threshold not in THRESHOLDS:
-            raise ValueError(
-                f"threshold={self.threshold!r} is not valid; choose one of {', '.join(repr(t) for t in THRESHOLDS)}."
-            )
-        _check_number("contamination", self.contamination, 0.0, 0.5, low_inclusive=False)
-        _check_number("k_sigma", self.k_sigma, 0.0)
-        _check_number("beta", self.beta, 0.0, low_inclusive=False)
-        _check_number("holdout", self.holdout, 0.0, 1.0, low_inclusive=False)
-        _check_number("window", self.window, 1, integer=True, allow_none=True)
-        _check_number("stride", self.stride, 1, integer=True)
+        check_choice("error_model", self.error_model, ERROR_MODELS)
+        check_choice("threshold", self.threshold, THRESHOLDS)
+        check_number("contamination", self.contamination, 0.0, 0.5, low_inclusive=False)
+        check_number("k_sigma", self.k_sigma, 0.0)
+        check_number("beta", self.beta, 0.0, low_inclusive=False)
+        check_number("holdout", self.holdout, 0.0, 1.0, low_inclusive=False)
+        check_number("window", self.window, 1, integer=True, allow_none=True)
+        check_number("stride", self.stride, 1, integer=True)
         if self.autoencoder is not None and not isinstance(self.autoencoder, LSTMAutoencoder):
             raise ValueError(f"autoencoder must be an LSTMAutoencoder or None, got {type(self.autoencoder).__name__}.")
 
@@ -168,61 +130,32 @@ class LSTMAnomalyDetector(OutlierMixin, BaseEstimator):
             ae.set_params(random_state=self.random_state)
         return ae
 
-    # ------------------------------------------------------------------ error model
-    def _fit_error_model(self, vectors: np.ndarray) -> None:
-        """Fit on error vectors (M, F) of held-out normal data."""
-        self.error_mean_ = vectors.mean(axis=0)
-        self.error_scale_ = vectors.std(axis=0) + 1e-12
-        if self.error_model == "mahalanobis":
-            from sklearn.covariance import LedoitWolf
+    def _fit_threshold(self, normal_scores: np.ndarray, val_scores: np.ndarray | None = None, val_labels=None):
+        self.set_threshold(fit_threshold(self.threshold, normal_scores, contamination=self.contamination,
+                                         k_sigma=self.k_sigma, beta=self.beta, val_scores=val_scores,
+                                         val_labels=val_labels))
 
-            cov = LedoitWolf().fit(vectors).covariance_ if len(vectors) > 1 else np.eye(vectors.shape[1])
-            # shrinkage keeps cov positive definite; pinv guards the degenerate all-constant case
-            self.error_precision_ = np.linalg.pinv(cov + 1e-12 * np.eye(cov.shape[0]))
-
-    def _vector_scores(self, vectors: np.ndarray) -> np.ndarray:
-        """Error vectors (..., F) -> scores (...); higher is more anomalous."""
-        if self.error_model == "mean":
-            return vectors.mean(axis=-1)
-        d = vectors - self.error_mean_
-        return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", d, self.error_precision_, d), 0.0))
-
-    def _fit_threshold(self, normal_scores: np.ndarray, val_scores: np.ndarray | None, val_labels) -> None:
-        normal_scores = normal_scores[np.isfinite(normal_scores)]
-        if self.threshold == "contamination":
-            t = np.quantile(normal_scores, 1.0 - self.contamination)
-        elif self.threshold == "k-sigma":
-            t = normal_scores.mean() + self.k_sigma * normal_scores.std()
-        elif self.threshold == "max":
-            t = normal_scores.max()
-        else:
-            if val_scores is None:
-                raise ValueError(
-                    "threshold='f-beta' needs labelled validation data: pass validation_data=(X_val, y_val) to fit "
-                    "or validation_series=..., validation_labels=... to fit_series."
-                )
-            labels = (np.asarray(val_labels).ravel() > 0).astype(int)
-            ok = np.isfinite(val_scores)
-            if labels.shape != val_scores.shape:
-                raise ValueError(f"{labels.size} validation labels for {val_scores.size} validation scores.")
-            if labels[ok].sum() == 0:
-                raise ValueError("the validation labels hold no anomaly; F-beta needs at least one labelled anomaly.")
-            p, r, thresholds = precision_recall_curve(labels[ok], val_scores[ok])
-            b2 = self.beta**2
-            f = (1 + b2) * p * r / np.maximum(b2 * p + r, 1e-12)
-            t = thresholds[int(np.argmax(f[:-1]))]
-            t = np.nextafter(t, -np.inf)  # scores >= the best threshold are flagged: score > t
-        self.threshold_ = float(t)
+    def set_threshold(self, threshold: float) -> "LSTMAnomalyDetector":
+        """Use `threshold` from now on (``threshold_`` and ``offset_`` together); returns self."""
+        check_number("threshold", threshold, -np.inf)
+        self.threshold_ = float(threshold)
         self.offset_ = -self.threshold_
+        return self
+
+    def _set_features(self, n_features: int, feature_names: list[str] | None) -> None:
+        self.n_features_in_ = n_features
+        if feature_names is not None and len(feature_names) != n_features:
+            raise ValueError(f"{len(feature_names)} feature names for {n_features} features; give one name each.")
+        self.feature_names_ = [str(n) for n in feature_names] if feature_names else [str(i) for i in range(n_features)]
 
     # ------------------------------------------------------------------ sequences
     def fit(self, X: Any, y: Any = None, validation_data: tuple | None = None) -> "LSTMAnomalyDetector":
         """Fit on normal sequences X; y is ignored (unsupervised).
 
         The last ``holdout`` fraction of X is held out: the autoencoder trains on the
-        rest, the error model and threshold are fitted on the held-out part.
-        ``validation_data=(X_val, y_val)`` (y_val: 1 anomalous, 0 normal per sequence)
-        is needed for ``threshold="f-beta"``.
+        rest, the error model and threshold are fitted on the held-out part
+        (`refit_threshold`). ``validation_data=(X_val, y_val)`` (y_val: 1 anomalous, 0
+        normal per sequence) is needed for ``threshold="f-beta"``.
         """
         self._validate()
         padded = to_padded(X)
@@ -230,50 +163,53 @@ class LSTMAnomalyDetector(OutlierMixin, BaseEstimator):
         n_hold = int(round(n * self.holdout))
         if n_hold < 1 or n - n_hold < 1:
             raise ValueError(
-                f"holdout={self.holdout} of {n} sequences leaves {n - n_hold} for training and {n_hold} held out; "
+                f"holdout={self.holdout} of {n} sample(s) leaves {n - n_hold} for training and {n_hold} held out; "
                 "both need at least one. Give more sequences or change holdout."
             )
         self.autoencoder_ = self._new_autoencoder().fit(_subset(padded, slice(0, n - n_hold)))
-        held = _subset(padded, slice(n - n_hold, n))
-        hp, residuals = self.autoencoder_._abs_residuals(held)
-        self._fit_error_model(residuals[hp.mask()])
+        self.data_spec_ = None
+        return self.refit_threshold(_subset(padded, slice(n - n_hold, n)), validation_data=validation_data)
+
+    def refit_threshold(self, X: Any, validation_data: tuple | None = None) -> "LSTMAnomalyDetector":
+        """Fit the error model and threshold on normal sequences X, keeping the trained autoencoder.
+
+        For new normal data (a recalibration), or an autoencoder trained elsewhere. Returns self.
+        """
+        self._validate()
+        check_is_fitted(self, "autoencoder_")
+        r = self.autoencoder_.normalized_residuals(X)
+        self.error_model_ = ErrorModel(self.error_model).fit(r.values[r.mask])
         val = None
         if validation_data is not None:
             X_val, y_val = validation_data
-            val = (self._sequence_scores(*self.autoencoder_._abs_residuals(X_val)), y_val)
-        self._fit_threshold(self._sequence_scores(hp, residuals), *(val or (None, None)))
+            val = (self._sequence_scores(X_val), y_val)
+        self._fit_threshold(sequence_scores(self.error_model_.score(r.values), r.mask), *(val or (None, None)))
         self.level_ = "sequence"
-        self.n_features_in_ = padded.n_features
-        self.feature_names_ = [str(i) for i in range(padded.n_features)]
+        self._set_features(r.values.shape[2], None)
         return self
 
-    def _sequence_scores(self, padded: Padded, residuals: np.ndarray) -> np.ndarray:
-        step = self._vector_scores(residuals)  # (N, L)
-        mask = padded.mask()
-        return (step * mask).sum(axis=1) / mask.sum(axis=1)
+    def _sequence_scores(self, X: Any) -> np.ndarray:
+        r = self.autoencoder_.normalized_residuals(X)
+        return sequence_scores(self.error_model_.score(r.values), r.mask)
 
     def error_map(self, X: Any):
-        """Absolute residual per step and feature, scaled units: (N, L, F), or a list for a list input."""
+        """Normalised absolute residual per step and feature, scaled units: (N, L, F), or a list for a list input."""
         check_is_fitted(self, "threshold_")
-        from .data.sequences import restore_layout
-
-        padded, residuals = self.autoencoder_._abs_residuals(X)
-        return restore_layout(residuals, padded.lengths, padded.layout)
+        return self.autoencoder_.residuals(X, normalize=True)
 
     def step_scores(self, X: Any):
         """Anomaly score of every step (N, L) (a list of (L_i,) for a list input); higher is more anomalous."""
         check_is_fitted(self, "threshold_")
-        padded, residuals = self.autoencoder_._abs_residuals(X)
-        step = self._vector_scores(residuals) * padded.mask()
-        if padded.layout == "list":
-            return [step[i, : int(n)] for i, n in enumerate(padded.lengths)]
+        r = self.autoencoder_.normalized_residuals(X)
+        step = self.error_model_.score(r.values) * r.mask
+        if r.form == LIST:
+            return [step[i, : int(n)] for i, n in enumerate(r.mask.sum(axis=1))]
         return step
 
     def anomaly_score(self, X: Any) -> np.ndarray:
         """One score per sequence (N,): mean step score over its valid steps. Higher is more anomalous."""
         check_is_fitted(self, "threshold_")
-        padded, residuals = self.autoencoder_._abs_residuals(X)
-        return self._sequence_scores(padded, residuals)
+        return self._sequence_scores(X)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """``-anomaly_score(X)``: higher is more normal (scikit-learn convention)."""
@@ -291,34 +227,20 @@ class LSTMAnomalyDetector(OutlierMixin, BaseEstimator):
     def _series(self, series: Any, name: str = "series") -> np.ndarray:
         if self.window is None:
             raise ValueError("long-series methods need window=...; set LSTMAnomalyDetector(window=64), say.")
-        arr = np.asarray(series, dtype=np.float64) if not isinstance(series, np.ndarray) else series
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2:
-            raise ValueError(f"{name} has shape {arr.shape}; a long series is (T,) or (T, F).")
-        if arr.shape[0] < self.window:
-            raise ValueError(
-                f"{name} has {arr.shape[0]} points, fewer than window={self.window}; use a longer series or smaller window."
-            )
-        if not np.isfinite(arr).all():
-            bad = np.argwhere(~np.isfinite(arr))[0]
-            raise ValueError(
-                f"{name} contains NaN or inf (first at point {bad[0]}, feature {bad[1]}); fill missing values first "
-                "(e.g. lstmae.data.windows.fill_missing(series, 'interpolate'))."
-            )
-        return arr
+        return to_series(series, name, self.window)
 
     def _point_errors(self, series: np.ndarray, progress: bool = False) -> np.ndarray:
-        """Per-point error vectors (T, F): residuals averaged over the windows covering each point."""
-        fn = lambda w: self.autoencoder_._abs_residuals(w)[1]  # noqa: E731
-        return windowed_to_points(fn, series, self.window, self.stride, progress=progress)
+        """Per-point error vectors (T, F): normalised residuals averaged over the windows covering each point."""
+        return windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(w)[0], series, self.window,
+                                  self.stride, progress=progress)
 
     def fit_series(self, series: Any, validation_series: Any = None, validation_labels: Any = None,
                    feature_names: list[str] | None = None) -> "LSTMAnomalyDetector":
         """Fit on one long normal series (T,) or (T, F).
 
         The autoencoder trains on the windows of the first ``1 - holdout`` of the
-        series; the error model and the threshold use the per-point scores of the rest.
+        series; the error model and the threshold use the per-point scores of the rest
+        (`refit_threshold_series`).
         """
         self._validate()
         arr = self._series(series)
@@ -330,80 +252,133 @@ class LSTMAnomalyDetector(OutlierMixin, BaseEstimator):
                 f"the series has {arr.shape[0]} points: with holdout={self.holdout} the training part ({cut}) or the "
                 f"held-out part ({arr.shape[0] - cut}) is shorter than one window ({span}); give a longer series."
             )
-        self.autoencoder_ = ae.fit(np.ascontiguousarray(sliding_windows(arr[:cut], span, self.stride)))
-        vectors = self._point_errors(arr[cut:])
+        self.autoencoder_ = ae.fit_series(arr[:cut], self.window, self.stride, feature_names=feature_names)
+        self.data_spec_ = self.autoencoder_.data_spec_
+        return self.refit_threshold_series(arr[cut:], validation_series, validation_labels, feature_names)
+
+    def refit_threshold_series(self, series: Any, validation_series: Any = None, validation_labels: Any = None,
+                               feature_names: list[str] | None = None) -> "LSTMAnomalyDetector":
+        """Fit the error model and threshold on the points of a normal series, keeping the trained autoencoder."""
+        self._validate()
+        check_is_fitted(self, "autoencoder_")
+        vectors = self._point_errors(self._series(series))
         vectors = vectors[np.isfinite(vectors).all(axis=1)]
-        self._fit_error_model(vectors)
+        self.error_model_ = ErrorModel(self.error_model).fit(vectors)
         val = None
         if validation_series is not None:
             val_vectors = self._point_errors(self._series(validation_series, "validation_series"))
-            val = (self._vector_scores(val_vectors), validation_labels)
-        self._fit_threshold(self._vector_scores(vectors), *(val or (None, None)))
+            val = (self.error_model_.score(val_vectors), validation_labels)
+        self._fit_threshold(self.error_model_.score(vectors), *(val or (None, None)))
         self.level_ = "point"
-        self.n_features_in_ = arr.shape[1]
-        self.feature_names_ = list(feature_names) if feature_names else [str(i) for i in range(arr.shape[1])]
+        self._set_features(vectors.shape[1], feature_names)
         return self
+
+    @classmethod
+    def from_autoencoder(cls, autoencoder: LSTMAutoencoder, window: int | None = None, stride: int | None = None,
+                         threshold: str = "k-sigma", k_sigma: float = 4.0, contamination: float = 0.01,
+                         feature_names: list[str] | None = None,
+                         threshold_value: float | None = None) -> "LSTMAnomalyDetector":
+        """A fitted detector around an already fitted autoencoder, without training or refitting anything.
+
+        It scores exactly as a detector with the "mean" error model (`lstmae.scoring`), and
+        sets its threshold from the autoencoder's own residual statistics on its training
+        data (``residual_stats_``): per-step scores, so the threshold holds at the edges of
+        a series too. `threshold`: "k-sigma" (mean + `k_sigma` std), "contamination" (their
+        ``1 - contamination`` quantile) or "max". Window and stride default to the ones the
+        autoencoder was trained with (``fit_series``). `threshold_value` sets the threshold
+        directly instead (the only way for an autoencoder without residual statistics: one
+        saved by lstmae 0.1). `refit_threshold` / `refit_threshold_series` fit a threshold
+        on held-out normal data instead.
+        """
+        if not isinstance(autoencoder, LSTMAutoencoder):
+            raise ValueError(f"autoencoder must be a fitted LSTMAutoencoder, got {type(autoencoder).__name__}.")
+        check_is_fitted(autoencoder, "module_")
+        stats = getattr(autoencoder, "residual_stats_", None)
+        if stats is None and threshold_value is None:
+            raise ValueError(
+                "the autoencoder has no residual statistics to set a threshold from (it was saved by lstmae 0.1, or "
+                "has task='predict'); give the threshold (threshold_value=..., --threshold on the command line), "
+                "fit one on normal data with refit_threshold, or train a detector."
+            )
+        spec = getattr(autoencoder, "data_spec_", None)
+        if window is None and spec is not None:
+            window = spec.window
+        if stride is None:
+            stride = spec.stride if spec is not None and spec.window else 1
+        det = cls(autoencoder=None, error_model="mean", threshold=threshold, k_sigma=k_sigma,
+                  contamination=contamination, window=window, stride=stride)
+        det._validate()
+        check_choice("threshold", threshold, ("k-sigma", "contamination", "max"))
+        det.autoencoder_ = autoencoder
+        det.error_model_ = ErrorModel("mean")
+        n = autoencoder.n_features_in_
+        det.error_model_.mean_ = stats.feature_mean.copy() if stats is not None else np.zeros(n)
+        det.error_model_.scale_ = stats.feature_std.copy() if stats is not None else np.ones(n)
+        if threshold_value is None:
+            q = stats.score_quantiles
+            threshold_value = {"k-sigma": stats.score_mean + k_sigma * stats.score_std,
+                               "contamination": float(np.interp(1.0 - contamination, np.linspace(0, 1, len(q)), q)),
+                               "max": float(q[-1])}[threshold]
+        det.set_threshold(threshold_value)
+        det.level_ = "point" if window is not None else "sequence"
+        names = feature_names or (list(spec.feature_names) if spec is not None and spec.feature_names else None)
+        det._set_features(autoencoder.n_features_in_, names)
+        det.data_spec_ = spec
+        return det
 
     def score_series(self, series: Any, progress: bool = False) -> np.ndarray:
         """One anomaly score per time point (T,), higher is more anomalous (NaN where no window covers)."""
         check_is_fitted(self, "threshold_")
-        return self._vector_scores(self._point_errors(self._series(series), progress))
+        return self.error_model_.score(self._point_errors(self._series(series), progress))
 
-    def detect_series(self, series: Any, progress: bool = False) -> Detection:
-        """Scores, 0/1 labels and events (runs of anomalous points with their peak and top features)."""
+    def detect_series(self, series: Any, threshold: float | None = None, progress: bool = False) -> Detection:
+        """Scores, 0/1 labels and events (runs of anomalous points with their peak and top features).
+
+        `threshold` overrides ``threshold_`` for this call.
+        """
         check_is_fitted(self, "threshold_")
         vectors = self._point_errors(self._series(series), progress)
-        scores = self._vector_scores(vectors)
-        labels = (scores > self.threshold_).astype(np.int64)
-        events = []
-        for start, end in segments(labels):
-            peak = start + int(np.nanargmax(scores[start:end]))
-            # how far each feature's error is from held-out normal errors, in their standard deviations
-            deviation = (np.nanmean(vectors[start:end], axis=0) - self.error_mean_) / self.error_scale_
-            order = np.argsort(-deviation)[: min(3, len(deviation))]
-            events.append({"start": start, "end": end, "peak": peak, "peak_score": float(scores[peak]),
-                           "top_features": [self.feature_names_[i] for i in order]})
-        return Detection(scores=scores, labels=labels, events=events, threshold=self.threshold_)
+        scores = self.error_model_.score(vectors)
+        return find_events(scores, self.threshold_ if threshold is None else threshold, vectors, self.error_model_,
+                           self.feature_names_)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path) -> None:
         """A model directory like the autoencoder's, plus the error model and threshold in state.json."""
         check_is_fitted(self, "threshold_")
-        ae_config, ae_state = self.autoencoder_._payload()
+        ae_config, module, ae_state = self.autoencoder_.to_parts()
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
+        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
+            params["random_state"] = None
         config = {"estimator": type(self).__name__, "params": params, "autoencoder": ae_config,
                   "model": ae_config["model"]}
-        detector = {
-            "error_mean_": self.error_mean_.tolist(), "error_scale_": self.error_scale_.tolist(),
-            "threshold_": self.threshold_, "level_": self.level_,
-            "n_features_in_": self.n_features_in_, "feature_names_": self.feature_names_,
-        }
-        if self.error_model == "mahalanobis":
-            detector["error_precision_"] = self.error_precision_.tolist()
-        save_model_dir(path, config, self.autoencoder_.module_, {**ae_state, "detector": detector})
+        if getattr(self, "data_spec_", None) is not None:
+            config["data"] = self.data_spec_.to_dict()
+        detector = {"error_model": self.error_model_.to_dict(), "threshold_": self.threshold_, "level_": self.level_,
+                    "n_features_in_": self.n_features_in_, "feature_names_": self.feature_names_}
+        save_model_dir(path, config, module, {**ae_state, "detector": detector})
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMAnomalyDetector":
-        config, tensors, state = read_model_dir(path, estimator=cls.__name__)
+    def from_parts(cls, config: dict, tensors: dict, state: dict, source: Any, device: str = "auto"):
+        """A fitted detector from the parts `save` wrote."""
+        ae = LSTMAutoencoder.from_parts(config["autoencoder"], tensors, state, source, device)
         try:
-            ae = LSTMAutoencoder._restore(config["autoencoder"], tensors, state, path, device)
             det = cls(autoencoder=clone(ae), **config["params"])
             d = state["detector"]
             det.autoencoder_ = ae
-            det.error_mean_ = np.asarray(d["error_mean_"], dtype=np.float64)
-            det.error_scale_ = np.asarray(d["error_scale_"], dtype=np.float64)
-            if "error_precision_" in d:
-                det.error_precision_ = np.asarray(d["error_precision_"], dtype=np.float64)
-            det.threshold_ = float(d["threshold_"])
-            det.offset_ = -det.threshold_
-            det.level_ = d["level_"]
-            det.n_features_in_ = int(d["n_features_in_"])
-            det.feature_names_ = list(d["feature_names_"])
+            det.error_model_ = ErrorModel.from_dict(d["error_model"], ae.n_features_in_)
+            det.set_threshold(d["threshold_"])
+            det.level_ = check_choice("level_", d["level_"], ("sequence", "point"))
+            det._set_features(int(d["n_features_in_"]), list(d["feature_names_"]))
+            det.data_spec_ = DataSpec.from_dict(config["data"]) if config.get("data") is not None else None
         except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ModelFileError):
-                raise
-            raise ModelFileError(f"the detector state in {path} is invalid ({exc}); save the model again.") from None
+            raise ModelFileError(f"the detector state in {source} is invalid ({exc}); save the model again.") from None
         return det
+
+    @classmethod
+    def load(cls, path, device: str = "auto") -> "LSTMAnomalyDetector":
+        config, tensors, state = read_model_dir(path, estimator=cls.__name__)
+        return cls.from_parts(config, tensors, state, path, device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

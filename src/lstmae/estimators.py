@@ -1,113 +1,31 @@
 """The scikit-learn face of lstmae: `LSTMAutoencoder`.
 
-Shape legend: N samples, L time steps, F features, C code size, K horizon.
+Shape legend: N samples, L time steps, F features, C code size, K horizon, T points of a
+long series, W window.
 """
 from __future__ import annotations
 
 import os
-import random
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
+from ._base import SequenceEstimator, resolve_device, scaled_batch, seed_from, validation_count
 from .config import ModelConfig
-from .data.scaling import SCALES, SequenceScaler
-from .data.sequences import Padded, _check_finite, _numeric, restore_layout, to_padded
+from .data.scaling import SequenceScaler
+from .data.sequences import Padded, as_numeric, check_finite, restore_form, to_padded, to_series
+from .data.spec import DataSpec
+from .data.windows import sliding_windows
 from .modules import Autoencoder
-from .serialization import ModelFileError, load_weights, read_model_dir, save_model_dir
-from .training import TrainSettings, evaluate, fit_module, infer
+from .scoring import Residuals, ResidualStats, iter_window_chunks, windowed_to_points
+from .serialization import register
+from .training import mean_loss
 
 
-def resolve_device(device: Any) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; anything else must be a usable torch device."""
-    if device == "auto" or device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device={device!r} is not valid; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available on this machine; use device='auto' or 'cpu'.")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} but MPS is not available on this machine; use device='auto' or 'cpu'.")
-    return dev
-
-
-def _seed_from(random_state: Any) -> int:
-    """An int seed from None, an int or a numpy RandomState/Generator (sklearn style)."""
-    if random_state is None:
-        return random.SystemRandom().randrange(2**31)
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        return int(random_state) % (2**63)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**31))
-    raise ValueError(f"random_state={random_state!r} is not valid; use None, an int or a numpy RandomState.")
-
-
-def validation_count(n: int, validation_split: float) -> int:
-    """How many of `n` samples `validation_split` holds out; both parts must keep at least one."""
-    n_val = int(round(n * float(validation_split)))
-    if validation_split > 0 and (n_val < 1 or n_val >= n):
-        raise ValueError(
-            f"validation_split={validation_split} leaves {n - n_val} training and {n_val} validation "
-            f"samples out of {n}; both need at least one. Use more data or validation_split=0."
-        )
-    return n_val
-
-
-def _check_number(name: str, value: Any, low: float, high: float | None = None, *, integer: bool = False,
-                  low_inclusive: bool = True, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
-    ok = ok_type and not isinstance(value, bool) and np.isfinite(value)
-    if ok:
-        ok = value >= low if low_inclusive else value > low
-        if high is not None:
-            ok = ok and value < high
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        bound = f">= {low}" if low_inclusive else f"> {low}"
-        rng = f"{bound} and < {high}" if high is not None else bound
-        none = " or None" if allow_none else ""
-        raise ValueError(f"{name}={value!r} is not valid; it must be {kind} {rng}{none}.")
-
-
-def scaled_batch(padded: Padded, scaler: SequenceScaler) -> dict[str, torch.Tensor]:
-    """Scale `padded`, re-zero its padding, and wrap it as a batch dict of CPU tensors.
-
-    Keys: ``x`` (N, L, F) float32, and ``lengths`` (N,) int64 when the lengths differ.
-    """
-    mask = padded.mask()
-    x = scaler.transform(padded.x) * mask[:, :, None]
-    data = {"x": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))}
-    if not padded.equal_length:
-        data["lengths"] = torch.from_numpy(padded.lengths)
-    return data
-
-
-def _check_restored(est: Any) -> None:
-    """Consistency of a loaded estimator's JSON state (scaler, feature count, history)."""
-    n = est.config_.n_features
-    if est.n_features_in_ != n:
-        raise ValueError(f"n_features_in_={est.n_features_in_} but the architecture has n_features={n}")
-    sc = est.scaler_
-    if sc.method not in SCALES or sc.offset.shape != (n,) or sc.scale.shape != (n,):
-        raise ValueError(f"the scaler does not fit {n} features (method {sc.method!r}, {sc.offset.size} offsets, "
-                         f"{sc.scale.size} scales)")
-    if not (np.isfinite(sc.offset).all() and np.isfinite(sc.scale).all() and (sc.scale > 0).all()):
-        raise ValueError("the scaler holds non-finite or non-positive values")
-    if not isinstance(est.history_, dict) or not isinstance(est.history_.get("train_loss"), list) \
-            or not est.history_["train_loss"]:
-        raise ValueError("the history is not an object with a non-empty train_loss list")
-
-
-class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+@register
+class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, SequenceEstimator):
     """LSTM autoencoder for sequences: reconstruct, predict the future, or both.
 
     An encoder LSTM reads each sequence into a fixed-length code; one or two decoder
@@ -195,6 +113,11 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     history_ : dict
         Per-epoch ``train_loss`` (and ``val_loss``), ``epoch_time``, ``best_epoch``,
         ``restored_best``, ``stopped_early``, ``diverged``.
+    residual_stats_ : lstmae.scoring.ResidualStats or None
+        Typical residuals on the training data, per step position and feature (models with
+        a reconstruction decoder): what anomaly scores are normalised by.
+    data_spec_ : lstmae.data.spec.DataSpec or None
+        How the training data was cut (set by ``fit_series`` and the command line).
     n_features_in_ : int
         Number of features F seen in ``fit``.
 
@@ -268,24 +191,6 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             loss_weights=tuple(self.loss_weights) if isinstance(self.loss_weights, (list, tuple)) else self.loss_weights,
         )
 
-    def _train_settings(self) -> TrainSettings:
-        _check_number("learning_rate", self.learning_rate, 0.0, low_inclusive=False)
-        _check_number("batch_size", self.batch_size, 1, integer=True)
-        _check_number("epochs", self.epochs, 1, integer=True)
-        _check_number("validation_split", self.validation_split, 0.0, 1.0)
-        _check_number("patience", self.patience, 1, integer=True, allow_none=True)
-        _check_number("clip_grad_norm", self.clip_grad_norm, 0.0, low_inclusive=False, allow_none=True)
-        if self.scale not in SCALES:
-            raise ValueError(f"scale={self.scale!r} is not valid; choose 'standard', 'minmax' or None.")
-        if not isinstance(self.verbose, (bool, int)):
-            raise ValueError(f"verbose={self.verbose!r} is not valid; it must be True or False.")
-        return TrainSettings(
-            epochs=int(self.epochs), batch_size=int(self.batch_size), learning_rate=float(self.learning_rate),
-            patience=None if self.patience is None else int(self.patience),
-            clip_grad_norm=None if self.clip_grad_norm is None else float(self.clip_grad_norm),
-            verbose=bool(self.verbose),
-        )
-
     # ------------------------------------------------------------------ data plumbing
     def _split_targets(self, padded: Padded, y: Any, cfg: ModelConfig) -> tuple[Padded, np.ndarray | None]:
         """Inputs and future targets (N, K, F) for the prediction decoder (None without one).
@@ -310,8 +215,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             future = padded.x[np.arange(n)[:, None], idx]  # (N, K, F)
             x = padded.x[:, : int(in_len.max())].copy()
             x[~(np.arange(x.shape[1])[None, :] < in_len[:, None])] = 0.0
-            return Padded(x, in_len, padded.layout), future.astype(np.float32)
-        future = _numeric(y, "y", "")
+            return Padded(x, in_len, padded.form), future.astype(np.float32)
+        future = as_numeric(y, "y", "")
         if future.ndim == 2 and padded.n_features == 1:
             future = future[:, :, None]
         if future.ndim != 3:
@@ -332,23 +237,23 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"y has {future.shape[2]} features but X has {padded.n_features}; the targets must have the "
                 "input's features."
             )
-        _check_finite(future, "y")
+        check_finite(future, "y")
         return padded, future.astype(np.float32)
 
     def _tensors(self, padded: Padded, future: np.ndarray | None) -> dict[str, torch.Tensor]:
-        """Scale, re-zero the padding, and wrap as a batch dict of CPU tensors."""
+        """Scale, re-zero the padding, and wrap as a batch dict of CPU tensors (with the future targets)."""
         data = scaled_batch(padded, self.scaler_)
-        mask = padded.mask()
         if future is not None:
-            data["future"] = torch.from_numpy(np.ascontiguousarray(self.scaler_.transform(future)))
-        for key in ("x", "future"):
-            if key in data and not bool(torch.isfinite(data[key]).all()):
+            scaled = self.scaler_.transform(future)
+            if not np.isfinite(scaled).all():
                 raise ValueError(
-                    f"{'X' if key == 'x' else 'y'} holds values that overflow float32 once scaled "
-                    f"(scale={self.scaler_.method!r}); they are far outside the range seen in fit. Rescale the data."
+                    f"y holds values that overflow float32 once scaled (scale={self.scaler_.method!r}); they are far "
+                    "outside the range seen in fit. Rescale the data."
                 )
+            data["future"] = torch.from_numpy(np.ascontiguousarray(scaled))
         if self.config_.loss == "bce":
-            for v in (data["x"][torch.from_numpy(mask)], data.get("future", data["x"][:0])):
+            mask = torch.from_numpy(padded.mask())
+            for v in (data["x"][mask], data.get("future", data["x"][:0])):
                 if v.numel() and (float(v.min()) < 0.0 or float(v.max()) > 1.0):
                     raise ValueError(
                         f"loss='bce' needs data in [0, 1] after scaling, but it spans [{float(v.min()):.3g}, "
@@ -356,6 +261,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         "(or None for data already in [0, 1]) or another loss."
                     )
         return data
+
+    def build_module(self) -> Autoencoder:
+        return Autoencoder(self.config_)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None, checkpoint_dir: str | os.PathLike | None = None,
@@ -378,7 +286,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         cfg = self._model_config(padded.n_features)
         settings = self._train_settings()
         device = resolve_device(self.device)
-        seed = _seed_from(self.random_state)
+        seed = seed_from(self.random_state)
         inputs, future = self._split_targets(padded, y, cfg)
         self.config_ = cfg
         self.scaler_ = SequenceScaler.fit(inputs.x, inputs.mask(), self.scale)
@@ -387,37 +295,58 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_val = validation_count(n, self.validation_split)
         train = {k: v[: n - n_val] for k, v in data.items()}
         val = {k: v[n - n_val :] for k, v in data.items()} if n_val else None
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            module = Autoencoder(cfg)
-            generator = torch.Generator().manual_seed(seed)
-            callbacks, start_state = self._checkpointing(checkpoint_dir, checkpoint_every, resume, data, n_val, module)
-            self.history_ = fit_module(module, train, val, settings, generator, device, callbacks=callbacks,
-                                       start_state=start_state)
-        module.eval()
-        self.module_ = module
+        prepare = lambda module: self._checkpointing(checkpoint_dir, checkpoint_every, resume, data, n_val, module)  # noqa: E731
+        self.module_, self.history_ = self._train(lambda: Autoencoder(cfg), train, val, settings, device, seed,
+                                                  prepare=prepare)
         self.device_ = device
         self.n_features_in_ = padded.n_features
+        self.data_spec_ = None
+        self.residual_stats_ = None
+        if cfg.has_reconstruction:  # the typical residual of every step position: anomaly scores are normalised by it
+            self.residual_stats_ = ResidualStats.fit(self._raw_residuals(inputs, data), inputs.mask())
         return self
 
     def _checkpointing(self, checkpoint_dir, every, resume, data, n_val, module):
-        """(callbacks, start_state) for `fit_module` from fit's checkpoint arguments."""
+        """(callbacks, start_state) for the training loop from fit's checkpoint arguments."""
         if checkpoint_dir is None and resume is False and every == 1:
             return [], None
         from .checkpoint import data_fingerprint, prepare
 
-        params = {k: v for k, v in self._json_params().items()
+        params = {k: v for k, v in self.json_params().items()
                   if k not in ("epochs", "verbose", "device", "random_state")}
         fingerprint = {"estimator": type(self).__name__, "params": params, "data": data_fingerprint(data, n_val)}
         return prepare(checkpoint_dir, every, resume, fingerprint, module)
 
+    def fit_series(self, series: Any, window: int, stride: int = 1, feature_names: list[str] | None = None,
+                   **fit_params: Any) -> "LSTMAutoencoder":
+        """Train on the windows of one long series (T,) or (T, F): `window` steps every `stride`.
+
+        With task "predict" or "composite" each window is followed by its ``horizon`` target
+        steps. The windowing (and the feature names) are stored (``data_spec_``), so the
+        ``*_series`` methods and the command line cut new data the same way. Returns self.
+        """
+        from ._validation import check_int
+
+        window, stride = check_int("window", window, 1), check_int("stride", stride, 1)
+        span = window + (self.horizon if self.task in ("predict", "composite") else 0)
+        arr = to_series(series, "series", span)
+        self.fit(np.ascontiguousarray(sliding_windows(arr, span, stride)), **fit_params)
+        names = None if feature_names is None else [str(n) for n in feature_names]
+        self.data_spec_ = DataSpec(kind="series", window=window, stride=stride, feature_names=names)
+        return self
+
     # ------------------------------------------------------------------ inference
-    def _run(self, X: Any, keys: tuple[str, ...]) -> tuple[Padded, dict[str, np.ndarray]]:
-        check_is_fitted(self, "module_")
+    def _run(self, X: Any, what: str) -> tuple[Padded, np.ndarray]:
+        """(padded input, one output of the module) for X: "features" (encoder only) or a decoder output."""
+        self._fitted()
         padded = to_padded(X, n_features=self.n_features_in_)
         data = self._tensors(padded, None)
-        out = infer(self.module_, data, int(self.batch_size), self.device_, keys)
-        return padded, {k: v.numpy() for k, v in out.items()}
+        if what == "features":
+            out = self._infer(lambda b: {"features": self.module_.features(b)}, data)
+        else:
+            out = self._infer(lambda b: {what: self.module_(b)[0][what]}, data,
+                              time_keys=("reconstruction", "step_errors"))
+        return padded, out[what]
 
     def transform(self, X: Any) -> np.ndarray:
         """Codes of the sequences, pooled by ``pooling``: float32 array (N, C).
@@ -426,17 +355,20 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "mean", 2 * ``num_layers`` * D * ``hidden_size`` for "last_hc" (`get_feature_names_out`
         has one name per column).
         """
-        return self._run(X, ("features",))[1]["features"]
+        return self._run(X, "features")[1]
 
-    def reconstruct(self, X: Any):
-        """The sequences as rebuilt by the reconstruction decoder, in X's layout and natural time order."""
-        if not self._fitted_config().has_reconstruction:
+    def _require_reconstruction(self, what: str) -> None:
+        if not self._fitted().has_reconstruction:
             raise ValueError(
                 f"this model was fitted with task={self.config_.task!r}, which has no reconstruction decoder; "
-                "use task='reconstruct' or 'composite'."
+                f"{what} need task='reconstruct' or 'composite'."
             )
-        padded, out = self._run(X, ("reconstruction",))
-        return restore_layout(self.scaler_.inverse_transform(out["reconstruction"]), padded.lengths, padded.layout)
+
+    def reconstruct(self, X: Any):
+        """The sequences as rebuilt by the reconstruction decoder, in X's form and natural time order."""
+        self._require_reconstruction("reconstructions")
+        padded, rec = self._run(X, "reconstruction")
+        return restore_form(self.scaler_.inverse_transform(rec), padded.lengths, padded.form)
 
     def predict(self, X: Any):
         """Forecast of the `horizon` steps after each sequence (tasks "predict", "composite").
@@ -444,10 +376,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns an array (N, K, F) ((N, K) for 2-D input). For task "reconstruct" this
         is `reconstruct(X)`.
         """
-        if not self._fitted_config().has_prediction:
+        if not self._fitted().has_prediction:
             return self.reconstruct(X)
-        padded, out = self._run(X, ("forecast",))
-        return restore_layout(self.scaler_.inverse_transform(out["forecast"]), None, padded.layout)
+        padded, fc = self._run(X, "forecast")
+        return restore_form(self.scaler_.inverse_transform(fc), None, padded.form)
 
     def reconstruction_errors(self, X: Any):
         """Elementwise reconstruction loss per time step and feature, in scaled units.
@@ -456,94 +388,118 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         2-D input): the training loss (``loss``) of each value, so a sequence's error
         map shows which feature at which step was rebuilt badly. Higher is worse.
         """
-        if not self._fitted_config().has_reconstruction:
-            raise ValueError(
-                f"this model was fitted with task={self.config_.task!r}, which has no reconstruction decoder; "
-                "reconstruction errors need task='reconstruct' or 'composite'."
-            )
-        padded, out = self._run(X, ("step_errors",))
-        return restore_layout(out["step_errors"], padded.lengths, padded.layout)
+        self._require_reconstruction("reconstruction errors")
+        padded, errors = self._run(X, "step_errors")
+        return restore_form(errors, padded.lengths, padded.form)
 
-    def _abs_residuals(self, X: Any) -> tuple[Padded, np.ndarray]:
-        """|x - reconstruction| per step and feature in scaled units (N, L, F), zero at padded steps."""
-        if not self._fitted_config().has_reconstruction:
-            raise ValueError(
-                f"this model was fitted with task={self.config_.task!r}, which has no reconstruction decoder; "
-                "anomaly scores need task='reconstruct' or 'composite'."
-            )
-        padded, out = self._run(X, ("reconstruction",))
-        residuals = np.abs(self.scaler_.transform(padded.x) - out["reconstruction"]) * padded.mask()[:, :, None]
-        return padded, residuals
+    def _raw_residuals(self, padded: Padded, data: dict[str, torch.Tensor]) -> np.ndarray:
+        out = self._infer(lambda b: {"reconstruction": self.module_(b)[0]["reconstruction"]}, data,
+                          time_keys=("reconstruction",))["reconstruction"]
+        return np.abs(data["x"].numpy() - out) * padded.mask()[:, :, None]
+
+    def residuals(self, X: Any, normalize: bool = False):
+        """``|x - reconstruction|`` per step and feature, in scaled units, in X's form (higher is worse).
+
+        ``normalize=True``: divided by the typical level of their step position on the training
+        data (``residual_stats_``), as anomaly scores use them (`lstmae.scoring`).
+        """
+        r = self.normalized_residuals(X) if normalize else self._residuals(X)
+        return restore_form(r.values, r.mask.sum(axis=1), r.form)
+
+    def _residuals(self, X: Any) -> Residuals:
+        self._require_reconstruction("residuals")
+        padded = to_padded(X, n_features=self.n_features_in_)
+        return Residuals(self._raw_residuals(padded, self._tensors(padded, None)), padded.mask(), padded.form)
+
+    def normalized_residuals(self, X: Any) -> Residuals:
+        """The residuals anomaly scores are made of (`lstmae.scoring.Residuals`).
+
+        values (N, L, F): `residuals` divided by the typical level of their step position
+        (``residual_stats_``; unchanged for a model without them), zero at padded steps;
+        mask (N, L): True at valid steps; form: how X was given.
+        """
+        r = self._residuals(X)
+        stats = getattr(self, "residual_stats_", None)
+        return r if stats is None else r._replace(values=stats.normalize(r.values))
 
     def score(self, X: Any, y: Any = None) -> float:
         """Negative mean loss (in scaled units) on X (and y), as in fit: higher is better."""
-        check_is_fitted(self, "module_")
+        self._fitted()
         padded = to_padded(X, n_features=self.n_features_in_)
         inputs, future = self._split_targets(padded, y, self.config_)
-        return -evaluate(self.module_, self._tensors(inputs, future), int(self.batch_size), self.device_)
-
-    def _fitted_config(self) -> ModelConfig:
-        check_is_fitted(self, "module_")
-        return self.config_
+        self.module_.eval()
+        return -mean_loss(self.module_, self._tensors(inputs, future), int(self.batch_size), self.device_)
 
     @property
     def _n_features_out(self) -> int:
-        return self._fitted_config().code_dim
+        return self._fitted().pooled_dim
+
+    # ------------------------------------------------------------------ long series
+    def series_windowing(self, window: int | None = None, stride: int | None = None) -> tuple[int, int]:
+        """(window, stride): the given ones, else those the model was trained with (``data_spec_``)."""
+        from ._validation import check_int
+
+        spec = getattr(self, "data_spec_", None)
+        window = window if window is not None else (spec.window if spec is not None else None)
+        stride = stride if stride is not None else (spec.stride if spec is not None and spec.window else 1)
+        if window is None:
+            raise ValueError("this model was not trained on windows of a series (fit_series); give window=...")
+        return check_int("window", window, 1), check_int("stride", stride, 1)
+
+    def transform_series(self, series: Any, window: int | None = None, stride: int | None = None) -> np.ndarray:
+        """Codes of every window of a long series (T,) or (T, F): (n_windows, C), in chunks (bounded memory).
+
+        Window i covers points ``[i * stride, i * stride + window)``
+        (`lstmae.data.windows.window_starts`). Window and stride default to the training ones.
+        """
+        window, stride = self.series_windowing(window, stride)
+        arr = to_series(series, "series", window)
+        return np.concatenate([self.transform(w) for _, w in iter_window_chunks(arr, window, stride)])
+
+    def reconstruct_series(self, series: Any, window: int | None = None, stride: int | None = None,
+                           progress: bool = False) -> np.ndarray:
+        """The series rebuilt point by point (T, F): each point's mean over the windows that cover it."""
+        window, stride = self.series_windowing(window, stride)
+        self._require_reconstruction("reconstructions")
+        arr = to_series(series, "series", window)
+        return windowed_to_points(self.reconstruct, arr, window, stride, progress=progress).astype(np.float32)
+
+    def predict_series(self, series: Any, window: int | None = None) -> np.ndarray:
+        """Forecast of the ``horizon`` points after a long series, from its last window: (K, F)."""
+        if not self._fitted().has_prediction:
+            raise ValueError(
+                f"this model was fitted with task={self.config_.task!r}, which has no prediction decoder; "
+                "forecasts need task='predict' or 'composite'."
+            )
+        window, _ = self.series_windowing(window, None)
+        arr = to_series(series, "series", window)
+        return self.predict(np.ascontiguousarray(arr[None, -window:]))[0]
 
     # ------------------------------------------------------------------ persistence
-    def _json_params(self) -> dict:
-        params = self.get_params(deep=False)
-        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
-            params["random_state"] = None  # a RandomState object cannot go into JSON
+    def json_params(self) -> dict:
+        params = super().json_params()
         params["loss_weights"] = list(params["loss_weights"])
         return params
 
-    def _payload(self) -> tuple[dict, dict]:
-        """The JSON parts of a saved model: (config, state); the weights are `module_`'s."""
-        check_is_fitted(self, "module_")
-        config = {"estimator": type(self).__name__, "params": self._json_params(), "model": self.config_.to_dict()}
-        state = {"n_features_in_": self.n_features_in_, "scaler": self.scaler_.to_dict(), "history": self.history_}
-        return config, state
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Save to a directory: config.json + model.safetensors + state.json (no pickle)."""
-        config, state = self._payload()
-        save_model_dir(path, config, self.module_, state)
-
     @classmethod
-    def _restore(cls, config: dict, tensors: dict, state: dict, path: Any, device: str) -> "LSTMAutoencoder":
-        """Rebuild a fitted estimator from the parts `_payload` wrote (and its weights)."""
-        try:
-            params = dict(config["params"])
-            params["loss_weights"] = tuple(params.get("loss_weights", (1.0, 1.0)))
-            params["device"] = device
-            est = cls(**params)
-            est.config_ = ModelConfig.from_dict(config["model"])
-            est.scaler_ = SequenceScaler.from_dict(state["scaler"])
-            est.history_ = state["history"]
-            est.n_features_in_ = int(state["n_features_in_"])
-            _check_restored(est)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelFileError(f"the config or state in {path} is invalid ({exc}); save the model again.") from None
-        module = Autoencoder(est.config_)
-        load_weights(module, tensors, path)
-        est.device_ = resolve_device(device)
-        est.module_ = module.to(est.device_).eval()
-        return est
+    def params_from_json(cls, params: dict) -> dict:
+        params = dict(params)
+        params["loss_weights"] = tuple(params.get("loss_weights", (1.0, 1.0)))
+        return params
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto") -> "LSTMAutoencoder":
-        """Load a model saved by `save`: built from its config, weights loaded strictly, in eval mode."""
-        config, tensors, state = read_model_dir(path, estimator=cls.__name__)
-        return cls._restore(config, tensors, state, path, device)
+    def extra_state(self) -> dict:
+        stats = getattr(self, "residual_stats_", None)
+        return {} if stats is None else {"residual_stats": stats.to_dict()}
+
+    def restore_extra_state(self, state: dict) -> None:
+        stats = state.get("residual_stats")
+        self.residual_stats_ = None if stats is None else ResidualStats.from_dict(stats, self.n_features_in_)
 
     # ------------------------------------------------------------------ sklearn tags
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
         tags.target_tags.required = False
         return tags
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"X_types": ["2darray", "3darray"], "requires_y": False}
-

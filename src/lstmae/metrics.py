@@ -58,7 +58,7 @@ def eventwise_prf(labels, predicted) -> tuple[float, float, float]:
     return _prf(correct, len(pred_events), found, len(true_events))
 
 
-def evaluate(labels, scores, predicted=None) -> dict[str, float]:
+def detection_metrics(labels, scores, predicted=None) -> dict[str, float]:
     """All metrics at once: ROC-AUC, PR-AUC of `scores` (higher = more anomalous) and,
     when `predicted` flags are given, point-wise and event-wise precision/recall/F1.
 

@@ -10,9 +10,9 @@ A batch is a dict of tensors:
 
 - ``x``: (N, L, F) input sequences, zero-padded after each sequence's end;
 - ``lengths``: optional (N,) int64, valid steps of each sequence (all L when absent);
-- ``future``: optional (N, K, F) targets for the prediction decoder;
-- ``encode_only``: optional; when present (any value) an `Autoencoder` in eval mode returns
-  only ``code`` and ``features`` and no loss (`transform` needs nothing else).
+- ``future``: optional (N, K, F) targets for the prediction decoder.
+
+`Autoencoder.features(batch)` runs the encoder alone (what `transform` needs).
 
 Variable-length batches run through `nn.LSTM` packed (`pack_padded_sequence` with
 `enforce_sorted=False`), so the code of every sequence is the state at its own last
@@ -133,7 +133,7 @@ class Encoder(nn.Module):
         return code, (h_n, c_n), out
 
     def pool(self, x: Tensor, lengths: Tensor | None = None, how: str | None = None) -> Tensor:
-        """Fixed-length features (N, code_dim) of `x` by `how` (default: the config's pooling)."""
+        """Fixed-length features (N, pooled_dim) of `x` by `how` (default: the config's pooling)."""
         code, state, out = self(x, lengths)
         return self.pool_from(code, state, out, lengths, how)
 
@@ -263,7 +263,7 @@ class Autoencoder(nn.Module):
     """Encoder plus a reconstruction decoder, a prediction decoder, or both (composite).
 
     ``forward(batch)`` returns ``(outputs, loss)``. ``outputs`` holds ``code`` (N, C),
-    ``features`` (N, code_dim): the code pooled by ``cfg.pooling`` (what ``transform``
+    ``features`` (N, pooled_dim): the code pooled by ``cfg.pooling`` (what ``transform``
     returns; the decoders always read ``code``),
     ``reconstruction`` (N, L, F) in natural time order (whatever ``reverse`` does
     inside), ``forecast`` (N, K, F), ``losses`` (the unweighted loss of each decoder
@@ -286,8 +286,9 @@ class Autoencoder(nn.Module):
     def output(self, logits: Tensor) -> Tensor:
         return torch.sigmoid(logits) if self.cfg.loss == "bce" else logits
 
-    def encode(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.encoder(x, lengths)[0]
+    def features(self, batch: dict[str, Tensor]) -> Tensor:
+        """The pooled code (N, pooled_dim) of ``batch["x"]`` (what `transform` returns), without decoding."""
+        return self.encoder.pool(batch["x"], batch.get("lengths"))
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor | dict], Tensor | None]:
         x = batch["x"]
@@ -299,8 +300,6 @@ class Autoencoder(nn.Module):
         dec_code = self.code_dropout(code)
         outputs: dict[str, Tensor | dict] = {"code": code}
         outputs["features"] = self.encoder.pool_from(code, enc_state, enc_out, lengths)  # what transform returns
-        if batch.get("encode_only") is not None and not self.training:
-            return outputs, None  # only the codes were asked for (transform): skip the decoders
         losses: dict[str, Tensor] = {}
         if self.reconstructor is not None:
             target = reverse_padded(x, lengths) if self.cfg.reverse else x  # emission order
@@ -337,7 +336,7 @@ class Classifier(nn.Module):
     """An `Encoder` and a linear head on its pooled code: sequences (N, L, F) -> class logits (N, K).
 
     ``forward(batch)`` returns ``(outputs, loss)``: ``outputs`` holds ``logits`` (N, K),
-    ``proba`` (N, K) (softmax) and ``features`` (N, code_dim), the pooled code the head
+    ``proba`` (N, K) (softmax) and ``features`` (N, pooled_dim), the pooled code the head
     reads (``cfg.pooling``); ``loss`` is the cross-entropy against ``batch["y"]`` (int64
     class indices, weighted by `class_weight` when given), or None without ``y``.
 
@@ -354,7 +353,7 @@ class Classifier(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.code_dropout = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(cfg.code_dim, n_classes)
+        self.head = nn.Linear(cfg.pooled_dim, n_classes)
         # not part of the state dict: a training setting, not a weight
         self.register_buffer("class_weight", class_weight, persistent=False)
         self.freeze_encoder = freeze_encoder

@@ -1,22 +1,235 @@
-"""From windows of a long series back to one value per time point.
+"""All anomaly scoring: residuals, their normal profile, error models, thresholds, window -> point, events.
 
-A long series ``(T, F)`` is cut into windows (`lstmae.data.windows`), a fitted model
-maps each window to per-step values (reconstructions, reconstruction errors), and
-those are averaged back onto the time axis: every time point gets the mean over all
-windows that cover it (fewer at the edges). Windows are processed in chunks, so
-memory stays bounded by the chunk, not by the number of windows.
+Shape legend: N sequences, L time steps, F features, T points of a long series, W window.
+
+How a score is made, for every model kind (one path, one scale):
+
+1. **Residuals**: ``|x - x_hat|`` per step and feature, in the model's scaled units
+   (`LSTMAutoencoder.residuals`).
+2. **Normal profile** (`ResidualStats`): an autoencoder rebuilds some steps of a sequence
+   worse than others even on normal data (typically the first steps of a window, about
+   twice the error of the middle). At the end of ``fit`` the autoencoder measures the mean
+   residual of every step position and feature on its training data; each residual is
+   divided by its position's relative level (``profile / mean over positions``). A point is
+   then scored the same whichever position of a window it sits at, so scores do not depend on
+   how many windows cover a point (the edges of a series, or a stride > 1) and clean data
+   raises no events at the edges.
+3. **Error model** (`ErrorModel`): each step's error vector (F values) becomes one number:
+   "mean" (the mean over features) or "mahalanobis" (EncDec-AD, Malhotra et al. 2016: the
+   Mahalanobis distance from the mean error of normal data, with a Ledoit-Wolf shrunk
+   covariance).
+4. **Sequences** score the mean over their valid steps (`sequence_scores`); **long series**
+   score each time point from the error vectors averaged over all windows that cover it
+   (`windowed_to_points`, in chunks: bounded memory).
+5. **Threshold** (`fit_threshold`) on scores of normal data; **events** (`find_events`): runs
+   of points above it, with their peak and the features that deviate most.
+
+Higher scores are more anomalous everywhere in this module.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from ._validation import check_choice, check_number
 from .data.windows import count_windows, coverage_counts, reverse_windowing, sliding_windows
+from .metrics import segments
 
+ERROR_MODELS = ("mean", "mahalanobis")
+THRESHOLDS = ("contamination", "k-sigma", "max", "f-beta")
 DEFAULT_CHUNK = 4096
+_PRIOR = 8.0  # positions seen fewer times than this lean towards the feature's overall level
 
 
+# --------------------------------------------------------------------------- residuals
+class Residuals(NamedTuple):
+    """Residuals of N sequences: ``values`` (N, L, F) zero at padded steps, ``mask`` (N, L) True at
+    valid steps, ``form``: how the sequences were given (`lstmae.data.sequences.restore_form`)."""
+
+    values: np.ndarray
+    mask: np.ndarray
+    form: str
+
+
+# --------------------------------------------------------------------------- normal profile
+@dataclass
+class ResidualStats:
+    """Typical residuals of an autoencoder on its (normal) training data.
+
+    profile : (L, F) mean residual at each step position (0 = first step of a sequence) and
+        feature, shrunk towards the feature's overall mean where a position was seen rarely
+        (variable-length data).
+    score_quantiles : (Q,) quantiles (evenly spaced from 0 to 1) of the per-step "mean" scores
+        of the normalised residuals; ``score_mean`` and ``score_std`` their mean and spread;
+        ``feature_mean`` and ``feature_std`` (F,) those of the normalised residuals per feature.
+        `LSTMAnomalyDetector.from_autoencoder` sets a threshold and names the deviating features
+        of an event from them without refitting anything.
+    """
+
+    profile: np.ndarray
+    score_quantiles: np.ndarray
+    score_mean: float
+    score_std: float
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
+
+    @classmethod
+    def fit(cls, residuals: np.ndarray, mask: np.ndarray, n_quantiles: int = 1001) -> "ResidualStats":
+        """From residuals (N, L, F) at the steps where mask (N, L) is True."""
+        m = mask[:, :, None].astype(np.float64)
+        sums = (residuals * m).sum(axis=0)  # (L, F)
+        counts = m.sum(axis=0)  # (L, 1)
+        overall = sums.sum(axis=0) / max(counts.sum(), 1.0)  # (F,)
+        profile = (sums + _PRIOR * overall) / (counts + _PRIOR)
+        stats = cls(profile, np.zeros(n_quantiles), 0.0, 0.0, np.zeros(profile.shape[1]),
+                    np.ones(profile.shape[1]))
+        vectors = stats.normalize(residuals)[mask]  # (M, F)
+        steps = vectors.mean(axis=1)
+        stats.score_quantiles = np.quantile(steps, np.linspace(0.0, 1.0, n_quantiles))
+        stats.score_mean, stats.score_std = float(steps.mean()), float(steps.std())
+        stats.feature_mean, stats.feature_std = vectors.mean(axis=0), vectors.std(axis=0) + 1e-12
+        return stats
+
+    def relative(self, steps: int) -> np.ndarray:
+        """(steps, F): each position's level relative to the feature's mean level (1 beyond the profile)."""
+        level = self.profile.mean(axis=0)
+        rel = np.ones((steps, self.profile.shape[1]))
+        k = min(steps, self.profile.shape[0])
+        rel[:k] = self.profile[:k] / np.where(level > 0, level, 1.0)
+        return np.where(rel > 0, rel, 1.0)
+
+    def normalize(self, residuals: np.ndarray) -> np.ndarray:
+        """Residuals (N, L, F) divided by their positions' relative levels."""
+        return residuals / self.relative(residuals.shape[1])[None]
+
+    def to_dict(self) -> dict:
+        return {"profile": self.profile.tolist(), "score_quantiles": self.score_quantiles.tolist(),
+                "score_mean": self.score_mean, "score_std": self.score_std,
+                "feature_mean": self.feature_mean.tolist(), "feature_std": self.feature_std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict, n_features: int) -> "ResidualStats":
+        stats = cls(np.asarray(d["profile"], dtype=np.float64), np.asarray(d["score_quantiles"], dtype=np.float64),
+                    float(d["score_mean"]), float(d["score_std"]),
+                    np.asarray(d["feature_mean"], dtype=np.float64), np.asarray(d["feature_std"], dtype=np.float64))
+        arrays = (stats.profile, stats.score_quantiles, stats.feature_mean, stats.feature_std)
+        if stats.profile.ndim != 2 or stats.profile.shape[1] != n_features or stats.feature_mean.shape != (
+                n_features,) or stats.feature_std.shape != (n_features,) or stats.score_quantiles.ndim != 1 \
+                or not all(np.isfinite(a).all() for a in arrays) or (stats.profile < 0).any():
+            raise ValueError(f"the residual statistics do not fit {n_features} features or are not finite")
+        return stats
+
+
+# --------------------------------------------------------------------------- error models
+class ErrorModel:
+    """Error vectors (..., F) -> one score each (higher is more anomalous).
+
+    kind "mean": the mean over features. kind "mahalanobis": the Mahalanobis distance from
+    ``mean_`` under a Ledoit-Wolf shrunk covariance (its pseudo-inverse ``precision_``).
+    ``mean_`` and ``scale_`` (F,) (the mean and spread of normal errors per feature) also
+    rank the features of an event (`deviation`).
+    """
+
+    def __init__(self, kind: str = "mean") -> None:
+        self.kind = check_choice("error_model", kind, ERROR_MODELS)
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+        self.precision_: np.ndarray | None = None
+
+    def fit(self, vectors: np.ndarray) -> "ErrorModel":
+        """Fit on error vectors (M, F) of normal data."""
+        vectors = vectors[np.isfinite(vectors).all(axis=1)]
+        if len(vectors) == 0:
+            raise ValueError("no finite error vectors of normal data to fit the error model on; give more data.")
+        self.mean_ = vectors.mean(axis=0)
+        self.scale_ = vectors.std(axis=0) + 1e-12
+        if self.kind == "mahalanobis":
+            from sklearn.covariance import LedoitWolf
+
+            cov = LedoitWolf().fit(vectors).covariance_ if len(vectors) > 1 else np.eye(vectors.shape[1])
+            # shrinkage keeps cov positive definite; pinv guards the degenerate all-constant case
+            self.precision_ = np.linalg.pinv(cov + 1e-12 * np.eye(cov.shape[0]))
+        return self
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        if self.kind == "mean":
+            return vectors.mean(axis=-1)
+        d = vectors - self.mean_
+        return np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", d, self.precision_, d), 0.0))
+
+    def deviation(self, vectors: np.ndarray) -> np.ndarray:
+        """How far the mean of error vectors (M, F) lies from normal, per feature, in normal spreads."""
+        return (np.nanmean(vectors, axis=0) - self.mean_) / self.scale_
+
+    def to_dict(self) -> dict:
+        d = {"kind": self.kind, "mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+        if self.precision_ is not None:
+            d["precision"] = self.precision_.tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, n_features: int) -> "ErrorModel":
+        model = cls(d["kind"])
+        model.mean_ = np.asarray(d["mean"], dtype=np.float64)
+        model.scale_ = np.asarray(d["scale"], dtype=np.float64)
+        if model.mean_.shape != (n_features,) or model.scale_.shape != (n_features,):
+            raise ValueError(f"the error model does not fit {n_features} features")
+        if model.kind == "mahalanobis":
+            model.precision_ = np.asarray(d["precision"], dtype=np.float64)
+            if model.precision_.shape != (n_features, n_features):
+                raise ValueError(f"the error model's precision matrix is not {n_features} x {n_features}")
+        return model
+
+
+def sequence_scores(step_scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """One score per sequence (N,): the mean of its step scores (N, L) over its valid steps."""
+    return (step_scores * mask).sum(axis=1) / mask.sum(axis=1)
+
+
+# --------------------------------------------------------------------------- thresholds
+def fit_threshold(method: str, normal_scores: np.ndarray, *, contamination: float = 0.01, k_sigma: float = 4.0,
+                  beta: float = 1.0, val_scores: np.ndarray | None = None, val_labels: Any = None) -> float:
+    """A threshold on scores (higher is more anomalous) by `method`.
+
+    "contamination": the ``1 - contamination`` quantile of `normal_scores`; "k-sigma": their
+    mean + `k_sigma` standard deviations; "max": their maximum; "f-beta": the threshold that
+    maximises F-beta on labelled validation scores (`val_scores`, `val_labels` 1 = anomaly).
+    """
+    check_choice("threshold", method, THRESHOLDS)
+    normal_scores = np.asarray(normal_scores, dtype=np.float64)
+    normal_scores = normal_scores[np.isfinite(normal_scores)]
+    if method != "f-beta" and normal_scores.size == 0:
+        raise ValueError("no finite scores of normal data to set the threshold on; give more data.")
+    if method == "contamination":
+        return float(np.quantile(normal_scores, 1.0 - contamination))
+    if method == "k-sigma":
+        return float(normal_scores.mean() + k_sigma * normal_scores.std())
+    if method == "max":
+        return float(normal_scores.max())
+    if val_scores is None:
+        raise ValueError(
+            "threshold='f-beta' needs labelled validation data: pass validation_data=(X_val, y_val) to fit "
+            "or validation_series=..., validation_labels=... to fit_series."
+        )
+    from sklearn.metrics import precision_recall_curve
+
+    val_scores = np.asarray(val_scores, dtype=np.float64)
+    labels = (np.asarray(val_labels).ravel() > 0).astype(int)
+    if labels.shape != val_scores.shape:
+        raise ValueError(f"{labels.size} validation labels for {val_scores.size} validation scores.")
+    ok = np.isfinite(val_scores)
+    if labels[ok].sum() == 0:
+        raise ValueError("the validation labels hold no anomaly; F-beta needs at least one labelled anomaly.")
+    p, r, thresholds = precision_recall_curve(labels[ok], val_scores[ok])
+    b2 = beta**2
+    f = (1 + b2) * p * r / np.maximum(b2 * p + r, 1e-12)
+    t = thresholds[int(np.argmax(f[:-1]))]
+    return float(np.nextafter(t, -np.inf))  # scores >= the best threshold are flagged: score > t
+
+
+# --------------------------------------------------------------------------- window -> point
 def iter_window_chunks(
     series: np.ndarray, window: int, stride: int = 1, chunk: int = DEFAULT_CHUNK
 ) -> Iterator[tuple[int, np.ndarray]]:
@@ -26,13 +239,13 @@ def iter_window_chunks(
         yield first, np.ascontiguousarray(views[first : first + chunk])
 
 
-def _progress(total: int, label: str, enabled: bool):
+def progress_bar(label: str, enabled: bool):
+    """A rich progress bar (started by the caller), or None when not `enabled`."""
     if not enabled:
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return progress
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
 def windowed_to_points(
@@ -61,7 +274,7 @@ def windowed_to_points(
     n_points = series.shape[0]
     n_windows = count_windows(n_points, window, stride)
     sums = counts = None
-    bar = _progress(n_windows, "scoring", progress)
+    bar = progress_bar("scoring", progress)
     task = bar.add_task("windows", total=n_windows) if bar else None
     if bar:
         bar.start()
@@ -90,12 +303,44 @@ def windowed_to_points(
         return sums / counts[:, None]
 
 
-def series_scores(model, series: np.ndarray, window: int, stride: int = 1, chunk: int = DEFAULT_CHUNK,
-                  progress: bool = False) -> np.ndarray:
-    """One anomaly score per time point: mean reconstruction error (over features and covering windows).
+# --------------------------------------------------------------------------- events
+@dataclass
+class Detection:
+    """Result of `LSTMAnomalyDetector.detect_series`.
 
-    `model` is a fitted `LSTMAutoencoder` with a reconstruction decoder. Higher is more
-    anomalous. Returns (T,) float64.
+    scores : (T,) anomaly score per point (higher is more anomalous; NaN where no window covers)
+    labels : (T,) 1 where the score exceeds the threshold
+    events : list of dicts, one per run of consecutive anomalous points: ``start``,
+        ``end`` (exclusive), ``peak`` (index of the highest score), ``peak_score``,
+        ``top_features`` (feature names, most deviant first)
+    threshold : the threshold used
     """
-    per_feature = windowed_to_points(model.reconstruction_errors, series, window, stride, chunk, progress)
-    return per_feature.mean(axis=1)
+
+    scores: np.ndarray
+    labels: np.ndarray
+    events: list[dict]
+    threshold: float
+
+    def events_frame(self):
+        import pandas as pd
+
+        rows = [{**e, "top_features": ",".join(e["top_features"])} for e in self.events]
+        return pd.DataFrame(rows, columns=["start", "end", "peak", "peak_score", "top_features"])
+
+
+def find_events(scores: np.ndarray, threshold: float, vectors: np.ndarray, error_model: ErrorModel,
+                feature_names: list[str], top: int = 3) -> Detection:
+    """Flag the points above `threshold` and describe each run of them (see `Detection`).
+
+    `vectors` (T, F) are the error vectors behind `scores`; an event's top features are those
+    whose mean error over the event lies furthest above normal (`ErrorModel.deviation`).
+    """
+    check_number("threshold", threshold, -np.inf)
+    labels = (scores > threshold).astype(np.int64)
+    events = []
+    for start, end in segments(labels):
+        peak = start + int(np.nanargmax(scores[start:end]))
+        order = np.argsort(-error_model.deviation(vectors[start:end]))[: min(top, vectors.shape[1])]
+        events.append({"start": start, "end": end, "peak": peak, "peak_score": float(scores[peak]),
+                       "top_features": [feature_names[i] for i in order]})
+    return Detection(scores=scores, labels=labels, events=events, threshold=float(threshold))

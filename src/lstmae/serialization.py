@@ -21,7 +21,17 @@ config, state and tensors); a version without a migration, a newer version, or a
 config without a version is refused with a message that says why.
 
 - 1 (lstmae 0.1): config.json + model.safetensors + state.json (``files`` checksums
-  in config.json are optional: checked when present).
+  in config.json are optional: checked when present); the command line kept how it cut
+  the data in a fourth file, ``data.json``, outside the checksums.
+- 2: how the data was read and cut (`lstmae.data.spec.DataSpec`) is the ``data`` section
+  of config.json; a detector's error model is one ``error_model`` object in state.json; an
+  autoencoder may hold ``residual_stats`` (its typical residuals, `lstmae.scoring`).
+  Migration from 1: ``data.json`` becomes the ``data`` section (its score statistics, on
+  another scale, are dropped), the detector's ``error_mean_`` / ``error_scale_`` /
+  ``error_precision_`` become ``error_model``.
+
+`load_model(path)` returns the estimator the directory holds (`LSTMAutoencoder`,
+`LSTMClassifier` or `LSTMAnomalyDetector`); each class registers itself with `register`.
 """
 from __future__ import annotations
 
@@ -40,14 +50,45 @@ from torch import nn
 from ._atomic import atomic_path
 
 FORMAT = "lstmae-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FIRST_FORMAT_VERSION = 1  # the oldest version any lstmae release wrote
 CONFIG_FILE, WEIGHTS_FILE, STATE_FILE = "config.json", "model.safetensors", "state.json"
+LEGACY_DATA_FILE = "data.json"  # version 1: the command line's data settings
 
-# MIGRATIONS[v](config, state, tensors) -> (config, state, tensors) of version v + 1.
+
+def _migrate_1(config: dict, state: dict, tensors: dict, directory: Path) -> tuple[dict, dict, dict]:
+    """Version 1 -> 2: data.json into config["data"]; the detector's error model as one object."""
+    data_file = directory / LEGACY_DATA_FILE
+    if data_file.is_file() and "data" not in config:
+        settings = _read_json(data_file)
+        keys = ("kind", "window", "stride", "feature_names", "time_column", "id_column", "layout", "fill")
+        spec = {k: settings[k] for k in keys if settings.get(k) is not None}
+        spec.setdefault("stride", 1)
+        config = {**config, "data": spec}
+    detector = state.get("detector")
+    if isinstance(detector, dict) and "error_mean_" in detector:
+        model = {"kind": config.get("params", {}).get("error_model", "mean"), "mean": detector["error_mean_"],
+                 "scale": detector["error_scale_"]}
+        if "error_precision_" in detector:
+            model["precision"] = detector["error_precision_"]
+        rest = {k: v for k, v in detector.items() if not k.startswith("error_")}
+        state = {**state, "detector": {**rest, "error_model": model}}
+    return config, state, tensors
+
+
+# MIGRATIONS[v](config, state, tensors, directory) -> (config, state, tensors) of version v + 1.
 # Add one whenever FORMAT_VERSION goes up; never remove one.
-Migration = Callable[[dict, dict, dict], tuple[dict, dict, dict]]
-MIGRATIONS: dict[int, Migration] = {}
+Migration = Callable[[dict, dict, dict, Path], tuple[dict, dict, dict]]
+MIGRATIONS: dict[int, Migration] = {1: _migrate_1}
+
+# estimator class name -> class, filled by `register` (the estimator modules import this one)
+ESTIMATORS: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: `load_model` can then rebuild `cls` (which has ``from_parts``) by its name."""
+    ESTIMATORS[cls.__name__] = cls
+    return cls
 
 
 class ModelFileError(ValueError):
@@ -144,7 +185,11 @@ def read_model_dir(path: str | os.PathLike, estimator: str | None = None) -> tup
         raise ModelFileError(f"{weights} is corrupt ({exc}); save the model again.") from None
     _check_files(path, config)
     while version < FORMAT_VERSION:
-        config, state, tensors = MIGRATIONS[version](config, state, tensors)
+        try:
+            config, state, tensors = MIGRATIONS[version](config, state, tensors, path)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ModelFileError(f"{path} (format version {version}) could not be upgraded ({exc}); it is damaged "
+                                 "or was edited. Save the model again.") from None
         version += 1
         config["format_version"] = version
     return config, tensors, state
@@ -219,3 +264,15 @@ def load_weights(module: nn.Module, tensors: dict[str, torch.Tensor], source: st
             "from different models or were edited. Save the model again."
         )
     module.load_state_dict(tensors, strict=True)
+
+
+def load_model(path: str | os.PathLike, device: str = "auto") -> Any:
+    """Load whatever estimator a model directory holds (autoencoder, classifier or detector)."""
+    config, tensors, state = read_model_dir(path)
+    cls = ESTIMATORS.get(config.get("estimator"))
+    if cls is None:
+        raise ModelFileError(
+            f"{path} holds a model of kind {config.get('estimator')!r}, which this lstmae does not know; "
+            f"it knows {', '.join(sorted(ESTIMATORS))}."
+        )
+    return cls.from_parts(config, tensors, state, Path(path), device)

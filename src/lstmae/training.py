@@ -29,7 +29,6 @@ class TrainSettings:
     patience: int | None = None
     clip_grad_norm: float | None = 1.0
     verbose: bool = False
-    min_delta: float = 0.0
 
 
 class TrainingDivergedError(ValueError, RuntimeError):
@@ -37,21 +36,19 @@ class TrainingDivergedError(ValueError, RuntimeError):
 
 
 class Callback(Protocol):
-    """Called after every epoch with the model, the optimiser and the history so far.
+    """The loop's one hook: called after every epoch with the loop's whole state (`TrainState`).
 
-    A callback may also define ``on_train_state(state: TrainState)``: it is then called
-    right after ``on_epoch_end`` with the loop's whole state (what a checkpoint needs,
-    see `lstmae.checkpoint`).
+    `lstmae.checkpoint.Checkpointer` is one; the state's live references are read-only.
     """
 
-    def on_epoch_end(self, model: nn.Module, optimizer: torch.optim.Optimizer, history: dict) -> None: ...
+    def on_epoch_end(self, state: "TrainState") -> None: ...
 
 
 @dataclass
 class TrainState:
     """The training loop between two epochs: live references, read-only for callbacks.
 
-    `capture()` copies it into a ``start_state`` dict for `fit_module`, which then goes
+    `capture()` copies it into a ``start_state`` dict for `Trainer.fit`, which then goes
     on exactly as the loop would have (same batches, same dropout masks, same early
     stopping): keys ``epoch`` (epochs completed), ``model`` and ``optimizer`` (state
     dicts), ``generator`` / ``torch_rng`` (/ ``cuda_rng``) (uint8 RNG states), ``best``,
@@ -124,18 +121,18 @@ def bucket_order(order: Tensor, lengths: Tensor | None, batch_size: int, generat
     return torch.cat([batches[i] for i in shuffle.tolist()])
 
 
-def _to(batch: Batch, device: torch.device) -> Batch:
+def to_device(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Batch, batch_size: int, device: torch.device) -> float:
-    """Mean loss over `data` in eval mode, each batch weighted by its size."""
+def mean_loss(model: nn.Module, data: Batch, batch_size: int, device: torch.device) -> float:
+    """Mean loss of ``model(batch) -> (outputs, loss)`` over `data` in eval mode, each batch weighted by its size."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for batch in iter_batches(data, batch_size):
-        _, loss = model(_to(batch, device))
+        _, loss = model(to_device(batch, device))
         size = batch["x"].shape[0]
         total += float(loss) * size
         count += size
@@ -144,31 +141,26 @@ def evaluate(model: nn.Module, data: Batch, batch_size: int, device: torch.devic
 
 
 @torch.no_grad()
-def infer(model: nn.Module, data: Batch, batch_size: int, device: torch.device, keys: tuple[str, ...]) -> dict[str, Tensor]:
-    """Run the model in eval mode over `data` in batches and gather `keys` of its outputs.
+def infer(fn: Callable[[Batch], dict[str, Tensor]], data: Batch, batch_size: int, device: torch.device,
+          time_keys: tuple[str, ...] = ()) -> dict[str, Tensor]:
+    """Call ``fn(batch) -> dict of tensors`` on `data` in batches (no gradients) and concatenate its results.
 
-    Outputs with a time axis are padded back to the full length of ``data["x"]``.
+    Batches are trimmed to their longest sequence (`iter_batches`); the results named in
+    `time_keys` have a time axis (dimension 1) and are zero-padded back to the full length of
+    ``data["x"]``. `fn` puts its model in eval mode itself (the loop does not know the model).
     """
-    was_training = model.training
-    model.eval()
     steps = data["x"].shape[1]
-    gathered: dict[str, list[Tensor]] = {k: [] for k in keys}
-    encode_only = set(keys) <= {"code", "features"}
+    gathered: dict[str, list[Tensor]] = {}
     for batch in iter_batches(data, batch_size):
-        batch = _to(batch, device)
-        if encode_only:
-            batch["encode_only"] = torch.ones(())  # an Autoencoder then skips its decoders
-        outputs, _ = model(batch)
-        for k in keys:
-            value = outputs[k].cpu()
-            if k in ("reconstruction", "step_errors") and value.shape[1] < steps:
-                value = torch.nn.functional.pad(value, (0, 0, 0, steps - value.shape[1]))
-            gathered[k].append(value)
-    model.train(was_training)
+        for k, value in fn(to_device(batch, device)).items():
+            value = value.detach().cpu()
+            if k in time_keys and value.shape[1] < steps:
+                value = torch.nn.functional.pad(value, (0, 0) * (value.dim() - 2) + (0, steps - value.shape[1]))
+            gathered.setdefault(k, []).append(value)
     return {k: torch.cat(v) for k, v in gathered.items()}
 
 
-def _progress(verbose: bool, epochs: int):
+def _progress(verbose: bool):
     if not verbose:
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -179,132 +171,167 @@ def _progress(verbose: bool, epochs: int):
     )
 
 
-def fit_module(
-    model: nn.Module,
-    train: Batch,
-    val: Batch | None,
-    settings: TrainSettings,
-    generator: torch.Generator,
-    device: torch.device,
-    callbacks: list[Callback] | None = None,
-    start_state: dict | None = None,
-    monitor: Callable[[nn.Module, Batch], float] | None = None,
-) -> dict:
-    """Train `model` in place and return its history.
+class Trainer:
+    """The training loop in small steps (skorch-style): `fit` = `resume`, then per epoch
+    `train_epoch`, `validate`, `end_epoch` (divergence, best weights, callbacks, early stopping).
 
-    History keys (lists with one entry per epoch unless noted): ``train_loss``,
-    ``val_loss`` (when `val` is given), ``epoch_time`` (seconds); scalars
-    ``best_epoch`` (0-based epoch of the lowest monitored loss: validation loss when
-    `val` is given, else training loss), ``restored_best`` (True when the model ends
-    with that epoch's weights: with early stopping (`patience`) or after divergence;
-    otherwise it keeps the last epoch's), ``stopped_early`` and ``diverged`` (epoch at
-    which the loss became NaN/inf, or None).
-
-    `start_state` (from `TrainState.capture`, e.g. a checkpoint) resumes: weights,
-    optimiser, RNG states (the shuffling `generator`, torch's CPU RNG, which must be
-    the one the caller seeded), early-stopping state and history are restored and the
-    loop goes on from the next epoch, to the same result as an uninterrupted run.
-
-    `monitor` (optional, used only with `val`): ``monitor(model, val) -> float``, a
-    score to minimise (e.g. the validation error rate) that replaces the validation
-    loss for the best epoch and early stopping; its values go to ``history["val_monitor"]``.
+    It knows only ``model(batch) -> (outputs, loss)``. `monitor` (optional, used with
+    validation data): ``monitor(model, val) -> float``, a score to minimise (e.g. the
+    validation error rate) that replaces the validation loss for the best epoch and early
+    stopping; its values go to ``history["val_monitor"]``.
     """
-    model.to(device)
-    # fused: one kernel for all parameters (3-4x faster steps on CPU than the per-tensor loop)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate,
-                                 fused=True if device.type in ("cpu", "cuda") else None)
-    history: dict = {"train_loss": [], "epoch_time": [], "best_epoch": None, "stopped_early": False, "diverged": None}
-    if val is not None:
-        history["val_loss"] = []
-    n = train["x"].shape[0]
-    best, best_state, wait, first = math.inf, None, 0, 0
-    if start_state is not None:
-        model.load_state_dict(start_state["model"])
-        optimizer.load_state_dict(start_state["optimizer"])
-        generator.set_state(start_state["generator"])
+
+    def __init__(self, model: nn.Module, settings: TrainSettings, generator: torch.Generator, device: torch.device,
+                 callbacks: list[Callback] | None = None,
+                 monitor: Callable[[nn.Module, Batch], float] | None = None) -> None:
+        self.model = model.to(device)
+        self.settings = settings
+        self.generator = generator
+        self.device = device
+        self.callbacks = list(callbacks or [])
+        self.monitor = monitor
+        # fused: one kernel for all parameters (3-4x faster steps on CPU than the per-tensor loop)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate,
+                                          fused=True if device.type in ("cpu", "cuda") else None)
+        self.history: dict = {"train_loss": [], "epoch_time": [], "best_epoch": None, "stopped_early": False,
+                              "diverged": None}
+        self.best, self.best_state, self.wait, self.epoch = math.inf, None, 0, 0
+
+    # ------------------------------------------------------------------ steps
+    def resume(self, start_state: dict) -> None:
+        """Restore weights, optimiser, RNG states, early-stopping state and history (`TrainState.capture`)."""
+        self.model.load_state_dict(start_state["model"])
+        self.optimizer.load_state_dict(start_state["optimizer"])
+        self.generator.set_state(start_state["generator"])
         torch.set_rng_state(start_state["torch_rng"])
-        if device.type == "cuda" and start_state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(start_state["cuda_rng"], device)
-        history = copy.deepcopy(start_state["history"])
-        best, wait, first = float(start_state["best"]), int(start_state["wait"]), int(start_state["epoch"])
+        if self.device.type == "cuda" and start_state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(start_state["cuda_rng"], self.device)
+        self.history = copy.deepcopy(start_state["history"])
+        self.best, self.wait = float(start_state["best"]), int(start_state["wait"])
+        self.epoch = int(start_state["epoch"])
         best_state = start_state["best_state"]
-        if best_state is not None:
-            best_state = {k: v.to(device) for k, v in best_state.items()}
-        if settings.patience is not None and wait >= settings.patience:
-            history["stopped_early"] = True
-            first = settings.epochs  # it had stopped early: nothing left to run
-    progress = _progress(settings.verbose, settings.epochs)
-    task_id = (progress.add_task("fit", total=settings.epochs, completed=min(first, settings.epochs), losses="")
-               if progress else None)
-    if progress:
-        progress.start()
-    try:
-        for epoch in range(first, settings.epochs):
-            start = time.perf_counter()
-            model.train()
-            total = torch.zeros((), dtype=torch.float64)
-            order = bucket_order(torch.randperm(n, generator=generator), train.get("lengths"), settings.batch_size,
-                                 generator)
-            for batch in iter_batches(train, settings.batch_size, order):
-                _, loss = model(_to(batch, device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if settings.clip_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), settings.clip_grad_norm)
-                optimizer.step()
-                total += loss.detach().double().cpu() * batch["x"].shape[0]
-            train_loss = float(total) / n
-            history["train_loss"].append(train_loss)
-            monitored = train_loss
-            if val is not None:
-                val_loss = evaluate(model, val, settings.batch_size, device)
-                history["val_loss"].append(val_loss)
-                monitored = val_loss
-                if monitor is not None:
-                    monitored = float(monitor(model, val))
-                    history.setdefault("val_monitor", []).append(monitored)
-            history["epoch_time"].append(time.perf_counter() - start)
-            if not math.isfinite(monitored) or not math.isfinite(train_loss):
-                history["diverged"] = epoch
-                if best_state is None:
-                    break  # no usable weights: the error below says it all
+        self.best_state = None if best_state is None else {k: v.to(self.device) for k, v in best_state.items()}
+        if self.patience_spent:
+            self.history["stopped_early"] = True
+            self.epoch = self.settings.epochs  # it had stopped early: nothing left to run
+
+    @property
+    def patience_spent(self) -> bool:
+        return self.settings.patience is not None and self.wait >= self.settings.patience
+
+    def train_epoch(self, train: Batch) -> float:
+        """One pass over `train` in shuffled, length-bucketed batches; returns the mean training loss."""
+        self.model.train()
+        total = torch.zeros((), dtype=torch.float64)
+        n = train["x"].shape[0]
+        order = bucket_order(torch.randperm(n, generator=self.generator), train.get("lengths"),
+                             self.settings.batch_size, self.generator)
+        for batch in iter_batches(train, self.settings.batch_size, order):
+            _, loss = self.model(to_device(batch, self.device))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.settings.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip_grad_norm)
+            self.optimizer.step()
+            total += loss.detach().double().cpu() * batch["x"].shape[0]
+        return float(total) / n
+
+    def validate(self, val: Batch) -> float:
+        """The validation loss (recorded), or the `monitor` score when one is given (recorded too)."""
+        val_loss = mean_loss(self.model, val, self.settings.batch_size, self.device)
+        self.history["val_loss"].append(val_loss)
+        if self.monitor is None:
+            return val_loss
+        monitored = float(self.monitor(self.model, val))
+        self.history.setdefault("val_monitor", []).append(monitored)
+        return monitored
+
+    def end_epoch(self, train_loss: float, monitored: float, seconds: float) -> bool:
+        """Record the epoch, keep the best weights, call the callbacks; True when training must stop."""
+        self.history["train_loss"].append(train_loss)
+        self.history["epoch_time"].append(seconds)
+        epoch = self.epoch
+        if not math.isfinite(monitored) or not math.isfinite(train_loss):
+            self.history["diverged"] = epoch
+            if self.best_state is not None:
                 warnings.warn(
                     f"training diverged: the loss became {monitored} at epoch {epoch + 1}; stopped and "
-                    + "restored the weights of the best epoch. "
-                    + "Lower learning_rate, set clip_grad_norm, or check the data scale.",
+                    "restored the weights of the best epoch. "
+                    "Lower learning_rate, set clip_grad_norm, or check the data scale.",
                     RuntimeWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
-                break
-            improved = monitored < best - settings.min_delta
-            if improved:
-                best, wait = monitored, 0
-                history["best_epoch"] = epoch
-                # tensor clones, not deepcopy: deepcopy's Python work per tensor dominated small fits
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                wait += 1
-            for cb in callbacks or []:
-                cb.on_epoch_end(model, optimizer, history)
-                if hasattr(cb, "on_train_state"):
-                    last = epoch + 1 == settings.epochs or (settings.patience is not None and wait >= settings.patience)
-                    cb.on_train_state(TrainState(epoch + 1, model, optimizer, generator, device, best, best_state,
-                                                 wait, history, last, improved))
-            if progress:
-                text = f"loss {train_loss:.4g}" + (f"  val {history['val_loss'][-1]:.4g}" if val is not None else "")
-                progress.update(task_id, advance=1, losses=text)
-            if settings.patience is not None and wait >= settings.patience:
-                history["stopped_early"] = True
-                break
-    finally:
+            return True
+        improved = monitored < self.best
+        if improved:
+            self.best, self.wait = monitored, 0
+            self.history["best_epoch"] = epoch
+            # tensor clones, not deepcopy: deepcopy's Python work per tensor dominated small fits
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.wait += 1
+        self.epoch = epoch + 1
+        last = self.epoch == self.settings.epochs or self.patience_spent
+        state = TrainState(self.epoch, self.model, self.optimizer, self.generator, self.device, self.best,
+                           self.best_state, self.wait, self.history, last, improved)
+        for cb in self.callbacks:
+            cb.on_epoch_end(state)
+        if self.patience_spent:
+            self.history["stopped_early"] = True
+            return True
+        return False
+
+    def finish(self) -> dict:
+        """Raise when there are no usable weights; restore the best ones when asked (or after divergence)."""
+        if self.history["diverged"] is not None and self.best_state is None:
+            raise TrainingDivergedError(
+                "training diverged in the first epoch (the loss became NaN or inf), so there are no "
+                "usable weights. Lower learning_rate, set clip_grad_norm, or check the data scale."
+            )
+        self.history["restored_best"] = self.settings.patience is not None or self.history["diverged"] is not None
+        if self.history["restored_best"]:
+            self.model.load_state_dict(self.best_state)
+        return self.history
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, train: Batch, val: Batch | None = None, start_state: dict | None = None) -> dict:
+        """Train the model in place and return its history.
+
+        History keys (lists with one entry per epoch unless noted): ``train_loss``,
+        ``val_loss`` (when `val` is given), ``epoch_time`` (seconds); scalars
+        ``best_epoch`` (0-based epoch of the lowest monitored loss: validation loss when
+        `val` is given, else training loss), ``restored_best`` (True when the model ends
+        with that epoch's weights: with early stopping (`patience`) or after divergence;
+        otherwise it keeps the last epoch's), ``stopped_early`` and ``diverged`` (epoch at
+        which the loss became NaN/inf, or None).
+
+        `start_state` (from `TrainState.capture`, e.g. a checkpoint) resumes: weights,
+        optimiser, RNG states (the shuffling generator, torch's CPU RNG, which must be
+        the one the caller seeded), early-stopping state and history are restored and the
+        loop goes on from the next epoch, to the same result as an uninterrupted run.
+        """
+        if val is not None:
+            self.history["val_loss"] = []
+        if start_state is not None:
+            self.resume(start_state)
+        progress = _progress(self.settings.verbose)
+        task = (progress.add_task("fit", total=self.settings.epochs, completed=min(self.epoch, self.settings.epochs),
+                                  losses="") if progress else None)
         if progress:
-            progress.stop()
-    if history["diverged"] is not None and best_state is None:
-        raise TrainingDivergedError(
-            "training diverged in the first epoch (the loss became NaN or inf), so there are no "
-            "usable weights. Lower learning_rate, set clip_grad_norm, or check the data scale."
-        )
-    history["restored_best"] = settings.patience is not None or history["diverged"] is not None
-    if history["restored_best"]:
-        model.load_state_dict(best_state)
-    return history
+            progress.start()
+        try:
+            while self.epoch < self.settings.epochs:
+                start = time.perf_counter()
+                train_loss = self.train_epoch(train)
+                monitored = self.validate(val) if val is not None else train_loss
+                stop = self.end_epoch(train_loss, monitored, time.perf_counter() - start)
+                if progress:
+                    text = f"loss {train_loss:.4g}" + (f"  val {self.history['val_loss'][-1]:.4g}" if val is not None
+                                                      else "")
+                    progress.update(task, advance=1, losses=text)
+                if stop:
+                    break
+        finally:
+            if progress:
+                progress.stop()
+        return self.finish()

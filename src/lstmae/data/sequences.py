@@ -9,7 +9,7 @@ Accepted forms of ``X`` (shape legend: N samples, L time steps, F features):
   sequence per id, rows in time order, columns are features (variable length);
 - a flat pandas DataFrame: rows are sequences and columns time steps, as ``(N, L)``.
 
-`to_padded` validates and pads; `restore_layout` hands results back in the user's
+`to_padded` validates and pads; `restore_form` hands results back in the user's
 form (the same lengths for lists, the same dimensions for arrays).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-ARRAY3D, ARRAY2D, LIST = "array3d", "array2d", "list"
+ARRAY3D, ARRAY2D, LIST = "array3d", "array2d", "list"  # the forms a user gives sequences in
 
 
 @dataclass
@@ -30,12 +30,12 @@ class Padded:
     ----------
     x : float32 array (N, L_max, F)
     lengths : int64 array (N,)
-    layout : "array3d", "array2d" or "list": how the user gave them
+    form : "array3d", "array2d" or "list": how the user gave them (results come back in it)
     """
 
     x: np.ndarray
     lengths: np.ndarray
-    layout: str
+    form: str
 
     @property
     def n_features(self) -> int:
@@ -50,7 +50,7 @@ class Padded:
         return np.arange(self.x.shape[1])[None, :] < self.lengths[:, None]
 
 
-def _numeric(a: Any, name: str, what: str) -> np.ndarray:
+def as_numeric(a: Any, name: str, what: str) -> np.ndarray:
     if hasattr(a, "dtype") and getattr(a.dtype, "kind", "f") == "c":
         raise ValueError(
             f"Complex data not supported: {name}{what} has dtype {a.dtype}; pass real parts and "
@@ -71,7 +71,7 @@ def _numeric(a: Any, name: str, what: str) -> np.ndarray:
     return arr
 
 
-def _check_finite(arr: np.ndarray, name: str, where: str = "") -> None:
+def check_finite(arr: np.ndarray, name: str, where: str = "") -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -86,7 +86,7 @@ def _check_finite(arr: np.ndarray, name: str, where: str = "") -> None:
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _check_float32(arr: np.ndarray, name: str, where: str = "") -> None:
+def check_float32(arr: np.ndarray, name: str, where: str = "") -> None:
     """Finite values beyond float32's range would silently become inf in the model."""
     big = np.abs(arr) > _FLOAT32_MAX
     if big.any():
@@ -125,7 +125,7 @@ def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
     different feature counts, and a feature count other than `n_features` (when given,
     i.e. after fit).
     """
-    layout = None
+    form = None
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
         raise ValueError(
             f"Sparse data was passed for {name}, but dense sequences are required; convert it with "
@@ -136,21 +136,21 @@ def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
     if pd is not None and isinstance(X, pd.DataFrame):
-        X, layout = _frame_to_sequences(X, name)
+        X, form = _frame_to_sequences(X, name)
     elif pd is not None and isinstance(X, pd.Series):
         raise ValueError(
             f"{name} is a pandas Series; give one sequence as a 2-D array X[None, :, None] or a long "
             "series cut into windows with lstmae.data.windows.sliding_windows."
         )
 
-    if isinstance(X, (list, tuple)) and layout is None:
-        layout = LIST
-    if layout == LIST:
+    if isinstance(X, (list, tuple)) and form is None:
+        form = LIST
+    if form == LIST:
         if len(X) == 0:
             raise ValueError(f"{name} has 0 sequences; at least one is needed.")
         seqs = []
         for i, s in enumerate(X):
-            a = _numeric(s, name, f"[{i}]")
+            a = as_numeric(s, name, f"[{i}]")
             if a.ndim == 1:
                 a = a[:, None]
             if a.ndim != 2:
@@ -159,8 +159,8 @@ def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
                 )
             if a.shape[0] == 0:
                 raise ValueError(f"{name}[{i}] is empty (0 time steps); drop empty sequences.")
-            _check_finite(a, name, f"[{i}]")
-            _check_float32(a, name, f"[{i}]")
+            check_finite(a, name, f"[{i}]")
+            check_float32(a, name, f"[{i}]")
             seqs.append(a)
         feats = {a.shape[1] for a in seqs}
         if len(feats) > 1:
@@ -172,12 +172,12 @@ def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
         for i, a in enumerate(seqs):
             x[i, : a.shape[0]] = a
     else:
-        arr = _numeric(X, name, "")
+        arr = as_numeric(X, name, "")
         if arr.ndim == 2:
-            layout = ARRAY2D
+            form = ARRAY2D
             arr = arr[:, :, None]
         elif arr.ndim == 3:
-            layout = ARRAY3D
+            form = ARRAY3D
         elif arr.ndim < 2:
             raise ValueError(
                 f"{name} has shape {arr.shape} ({arr.ndim}-D); lstmae needs (N, L, F) sequences or (N, L) "
@@ -195,8 +195,8 @@ def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
             raise ValueError(f"{name} has 0 time steps (shape {arr.shape}); sequences need at least one step.")
         if arr.shape[2] == 0:
             raise ValueError(f"{name} has 0 features (shape {arr.shape}); at least one is needed.")
-        _check_finite(arr, name)
-        _check_float32(arr, name)
+        check_finite(arr, name)
+        check_float32(arr, name)
         x = arr.astype(np.float32)
         lengths = np.full(x.shape[0], x.shape[1], dtype=np.int64)
     if n_features is not None and x.shape[2] != n_features:
@@ -204,18 +204,47 @@ def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
             f"{name} has {x.shape[2]} features, but the model was fitted with {n_features} features; "
             f"pass data with the same {n_features} features (columns) in the same order."
         )
-    return Padded(x=x, lengths=lengths, layout=layout)
+    return Padded(x=x, lengths=lengths, form=form)
 
 
-def restore_layout(values: np.ndarray, lengths: np.ndarray | None, layout: str):
-    """Hand per-step results ``(N, L_max, F)`` back in the user's layout.
+def restore_form(values: np.ndarray, lengths: np.ndarray | None, form: str):
+    """Hand per-step results ``(N, L_max, F)`` back in the form the user gave the input in.
 
-    With `lengths` (per-step outputs aligned with the input) a list layout gets a list
+    With `lengths` (per-step outputs aligned with the input) a list input gets a list
     of ``(L_i, F)`` arrays; without (e.g. forecasts of a fixed horizon) it gets one
     array. A 2-D input gets 2-D output ``(N, L)`` when F is 1.
     """
-    if layout == LIST and lengths is not None:
+    if form == LIST and lengths is not None:
         return [values[i, : int(n)] for i, n in enumerate(lengths)]
-    if layout == ARRAY2D and values.shape[2] == 1:
+    if form == ARRAY2D and values.shape[2] == 1:
         return values[:, :, 0]
     return values
+
+
+def to_series(series: Any, name: str = "series", min_length: int = 1) -> np.ndarray:
+    """Validate one long series (T,) or (T, F) (array, list or DataFrame of numbers): a (T, F) float array.
+
+    Raises `ValueError` for the wrong number of dimensions, fewer than `min_length` points
+    (e.g. one window), NaN or inf (naming the first), non-numeric data or values beyond float32.
+    """
+    # a float array is used as is (no copy of a long series)
+    arr = series if isinstance(series, np.ndarray) and series.dtype.kind == "f" else as_numeric(series, name, "")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} has shape {arr.shape}; a long series is (T,) or (T, F).")
+    if arr.shape[0] < min_length:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} points, fewer than one window ({min_length}); use a longer series or a "
+            "smaller window."
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features (shape {arr.shape}); at least one is needed.")
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} contains NaN or inf (first at point {bad[0]}, feature {bad[1]}); fill missing values first "
+            "(lstmae.data.missing.fill_missing(series, 'interpolate'), or fill= when reading a file)."
+        )
+    check_float32(arr, name)
+    return arr

@@ -10,9 +10,11 @@ N : number of windows, ``N = (T - W - H) // stride + 1``
 
 Window ``i`` starts at time ``i * stride`` and covers ``[i*stride, i*stride + W)``;
 its targets (``horizon > 0``) cover ``[i*stride + W, i*stride + W + H)``.
-:func:`window_starts` gives the start indices, :func:`coverage_counts` how many
-windows cover each time point, :func:`reverse_windowing` maps per-window results
-(e.g. reconstruction errors) back onto the time axis.
+:func:`window_starts` gives the start indices, :func:`window_end_values` the
+value of a per-time-point array (e.g. labels) at the last step of every window,
+:func:`coverage_counts` how many windows cover each time point, and
+:func:`reverse_windowing` maps per-window results (e.g. reconstruction errors)
+back onto the time axis.
 
 Everything here is pure NumPy; windows are read-only views of the series (no
 copy), so windowing a 10-million-point series costs no memory beyond the series.
@@ -20,105 +22,33 @@ copy), so windowing a 10-million-point series costs no memory beyond the series.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from typing import Literal, overload
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from lstmae._validation import check_int
+
 __all__ = [
-    "FILL_POLICIES",
     "REDUCTIONS",
     "count_windows",
     "coverage_counts",
-    "fill_missing",
     "reverse_windowing",
     "sliding_windows",
+    "window_end_values",
     "window_starts",
 ]
-
-FILL_POLICIES: tuple[str, ...] = ("ffill", "interpolate", "zero")
-"""Accepted values of ``fill`` besides ``None`` (which refuses missing values)."""
 
 REDUCTIONS: tuple[str, ...] = ("mean", "max", "median")
 """Accepted values of ``reduce`` in :func:`reverse_windowing`."""
 
-FillPolicy = Literal["ffill", "interpolate", "zero"] | None
 Reduction = Literal["mean", "max", "median"]
 
 # Median: at most this many buffered values per block of time points.
 _MEDIAN_BLOCK_VALUES = 1 << 22
 # Mean / max: values per chunk of windows (about 1 MiB of float32, cache-sized).
 _CHUNK_VALUES = 1 << 18
-
-
-_MAX_INT = 2**53  # sizes and steps beyond this are nonsense and overflow int64 arithmetic
-
-# --------------------------------------------------------------------------- helpers
-def _check_int(value: object, name: str, minimum: int) -> int:
-    """Return ``value`` as int, or raise a ValueError naming ``name``."""
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    try:
-        result = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})"
-        ) from None
-    if result < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {result}")
-    if result > _MAX_INT:  # would overflow NumPy's int64 index arithmetic
-        raise ValueError(f"{name}={result} is too large; it must be at most {_MAX_INT}")
-    return result
-
-
-def _fill_hint(where: str = "the data") -> str:
-    return f"pass fill='ffill', 'interpolate' or 'zero', or clean {where}"
-
-
-def _check_policy(policy: object) -> None:
-    if policy is not None and policy not in FILL_POLICIES:
-        raise ValueError(
-            f"unknown fill policy {policy!r}; use None (refuse missing values), "
-            "'ffill', 'interpolate' or 'zero'"
-        )
-
-
-def _missing_message(
-    mask: np.ndarray,
-    names: Sequence[str] | None = None,
-    row_labels: np.ndarray | None = None,
-    max_columns: int = 3,
-) -> str:
-    """Describe the NaNs of a ``(T, F)`` boolean mask: how many, where the first ones are.
-
-    ``row_labels[r]`` is the row number reported for row ``r`` (e.g. the row in the
-    file before sorting); by default the row index itself.
-    """
-    per_column = mask.sum(axis=0)
-    columns = np.flatnonzero(per_column)
-    total = int(per_column.sum())
-
-    def label(j: int) -> str:
-        return repr(str(names[j])) if names is not None else str(j)
-
-    def first_row(j: int) -> int:
-        rows = np.flatnonzero(mask[:, j])
-        if row_labels is not None:
-            return int(np.min(np.asarray(row_labels)[rows]))
-        return int(rows[0])
-
-    if len(columns) == 1:
-        j = int(columns[0])
-        noun = "value" if total == 1 else "values"
-        return f"column {label(j)} has {total} missing {noun} (first at row {first_row(j)})"
-    parts = [
-        f"{label(int(j))} has {int(per_column[j])} (first at row {first_row(int(j))})"
-        for j in columns[:max_columns]
-    ]
-    more = f", and {len(columns) - max_columns} more columns" if len(columns) > max_columns else ""
-    return f"{total} missing values in {len(columns)} columns: " + ", ".join(parts) + more
 
 
 # --------------------------------------------------------------------------- windows
@@ -147,10 +77,10 @@ def count_windows(n_points: int, window: int, stride: int = 1, horizon: int = 0)
         If an argument is out of range or the series is shorter than
         ``window + horizon``.
     """
-    n_points = _check_int(n_points, "n_points", 0)
-    window = _check_int(window, "window", 1)
-    stride = _check_int(stride, "stride", 1)
-    horizon = _check_int(horizon, "horizon", 0)
+    n_points = check_int("n_points", n_points, 0)
+    window = check_int("window", window, 1)
+    stride = check_int("stride", stride, 1)
+    horizon = check_int("horizon", horizon, 0)
     needed = window + horizon
     if n_points < needed:
         what = f"window={window}" + (f" and horizon={horizon}" if horizon else "")
@@ -178,6 +108,46 @@ def window_starts(n_points: int, window: int, stride: int = 1, horizon: int = 0)
     """
     n = count_windows(n_points, window, stride, horizon)
     return np.arange(n, dtype=np.int64) * int(stride)
+
+
+def window_end_values(
+    values: np.ndarray | Sequence[object], window: int, stride: int = 1, horizon: int = 0
+) -> np.ndarray:
+    """The value at the last step of every window, for values given per time point.
+
+    E.g. the label of each window of a labelled series, to label the window's code
+    or score.
+
+    Parameters
+    ----------
+    values : array_like, shape (T,)
+        One value per time point of the series (numbers, strings, ...).
+    window, stride, horizon : int
+        As in :func:`sliding_windows`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+        ``out[i] == values[i*stride + W - 1]``, with the dtype of ``values``.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not 1-D, an argument is out of range, or ``values`` is
+        shorter than ``window + horizon``.
+
+    Examples
+    --------
+    >>> window_end_values(np.array([0, 0, 1, 1, 0, 0]), 3, stride=2)
+    array([1, 0])
+    """
+    v = np.asarray(values)
+    if v.ndim != 1:
+        raise ValueError(
+            f"values must be 1-D (T,), one value per time point, got an array of shape {v.shape}"
+        )
+    starts = window_starts(len(v), window, stride, horizon)
+    return v[starts + (int(window) - 1)]
 
 
 @overload
@@ -282,12 +252,12 @@ def coverage_counts(
         0 for points no window covers (gaps when ``stride > window``, trailing
         points), at most ``ceil(W / stride)``; smaller at the edges.
     """
-    n_points = _check_int(n_points, "n_points", 0)
-    window = _check_int(window, "window", 1)
-    stride = _check_int(stride, "stride", 1)
+    n_points = check_int("n_points", n_points, 0)
+    window = check_int("window", window, 1)
+    stride = check_int("stride", stride, 1)
     if n_windows is None:
         n_windows = count_windows(n_points, window, stride) if n_points >= window else 0
-    n_windows = _check_int(n_windows, "n_windows", 0)
+    n_windows = check_int("n_windows", n_windows, 0)
     t = np.arange(n_points, dtype=np.int64)
     # windows i with i*stride <= t < i*stride + W, clipped to [0, n_windows)
     last = np.minimum(t // stride, n_windows - 1)
@@ -357,8 +327,8 @@ def reverse_windowing(
     >>> reverse_windowing(np.array([1.0, 3.0]), window=2, stride=1)
     array([1., 2., 3.])
     """
-    window = _check_int(window, "window", 1)
-    stride = _check_int(stride, "stride", 1)
+    window = check_int("window", window, 1)
+    stride = check_int("stride", stride, 1)
     if reduce not in REDUCTIONS:
         raise ValueError(f"unknown reduce {reduce!r}; use 'mean', 'max' or 'median'")
     v = np.asarray(values)
@@ -384,7 +354,7 @@ def reverse_windowing(
     span = (n - 1) * stride + window
     if n_points is None:
         n_points = span
-    n_points = _check_int(n_points, "n_points", 1)
+    n_points = check_int("n_points", n_points, 1)
     if n_points < span:
         raise ValueError(
             f"n_points={n_points} is smaller than the {span} points that {n} windows of "
@@ -480,77 +450,4 @@ def _median_reverse(
             has_nan = np.isnan(sub).any(axis=1)
             med[has_nan] = np.nan
             out[a + rows] = med
-    return out
-
-
-# --------------------------------------------------------------------------- missing
-def fill_missing(
-    array: np.ndarray,
-    policy: FillPolicy,
-    *,
-    names: Sequence[str] | None = None,
-) -> np.ndarray:
-    """Fill the NaNs of a series column by column, or refuse them.
-
-    Parameters
-    ----------
-    array : numpy.ndarray, shape (T, F) or (T,)
-        Float series; rows are time steps.
-    policy : {None, "ffill", "interpolate", "zero"}
-        ``None``: raise if there is any NaN. ``"ffill"``: carry the last seen
-        value forward; leading NaNs take the first value (back-fill).
-        ``"interpolate"``: linear in the row index, per column; leading/trailing
-        NaNs take the nearest value. ``"zero"``: replace by 0.
-    names : sequence of str, optional
-        Column names, used in error messages.
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``array``
-        A new array if anything was filled; ``array`` itself when it has no NaN.
-
-    Raises
-    ------
-    ValueError
-        With ``policy=None`` and NaNs present (the message gives their count and
-        the first row and column), an unknown policy, a non-2-D array, or a column
-        that is entirely NaN for "ffill"/"interpolate" (there is nothing to fill from).
-    """
-    _check_policy(policy)
-    arr = np.asarray(array)
-    if arr.ndim == 1:
-        return fill_missing(arr[:, None], policy, names=names)[:, 0]
-    if arr.ndim != 2:
-        raise ValueError(f"fill_missing expects a (T, F) or (T,) array, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        return arr  # integer/bool arrays cannot hold NaN
-    mask = np.isnan(arr)
-    if not mask.any():
-        return arr
-    if policy is None:
-        raise ValueError(f"{_missing_message(mask, names)}; {_fill_hint()}")
-    if policy == "zero":
-        return np.where(mask, np.zeros((), dtype=arr.dtype), arr)
-
-    empty = np.flatnonzero(mask.all(axis=0))
-    if len(empty):
-        which = ", ".join(repr(str(names[j])) if names is not None else str(j) for j in empty[:5])
-        raise ValueError(
-            f"column {which} holds only missing values, there is nothing to {policy} from; "
-            "drop the column (columns=[...]) or use fill='zero'"
-        )
-    n_rows = arr.shape[0]
-    if policy == "ffill":
-        rows = np.arange(n_rows)[:, None]
-        idx = np.where(mask, -1, rows)
-        np.maximum.accumulate(idx, axis=0, out=idx)
-        first_valid = np.argmax(~mask, axis=0)
-        idx = np.where(idx < 0, first_valid[None, :], idx)
-        return np.take_along_axis(arr, idx, axis=0)
-    # interpolate
-    out = arr.copy()
-    t = np.arange(n_rows, dtype=np.float64)
-    for j in np.flatnonzero(mask.any(axis=0)):
-        miss = mask[:, j]
-        out[miss, j] = np.interp(t[miss], t[~miss], arr[~miss, j].astype(np.float64))
     return out

@@ -1,0 +1,247 @@
+"""What the estimators share: training parameters, device, seeding, batching, and the save/load skeleton.
+
+`SequenceEstimator` is the base of `LSTMAutoencoder` and `LSTMClassifier`. A subclass
+says how to build its module (`build_module`) and what else its state holds
+(`extra_state` / `restore_extra_state`); the base does the rest: validating the shared
+training parameters, choosing the device, seeding a forked RNG, scaling and batching
+sequences, running the training loop, and writing / reading the model directory.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._validation import check_number
+from .config import ModelConfig
+from .data.scaling import SCALES, SequenceScaler
+from .data.sequences import Padded
+from .data.spec import DataSpec
+from .serialization import ModelFileError, load_weights, read_model_dir, save_model_dir
+from .training import Batch, Callback, Trainer, TrainSettings, infer
+
+def resolve_device(device: Any) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; anything else must be a usable torch device."""
+    if device == "auto" or device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r} is not valid; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available on this machine; use device='auto' or 'cpu'.")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} but MPS is not available on this machine; use device='auto' or 'cpu'.")
+    return dev
+
+
+def seed_from(random_state: Any) -> int:
+    """An int seed from None, an int or a numpy RandomState/Generator (sklearn style)."""
+    if random_state is None:
+        return random.SystemRandom().randrange(2**31)
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state) % (2**63)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31))
+    raise ValueError(f"random_state={random_state!r} is not valid; use None, an int or a numpy RandomState.")
+
+
+def validation_count(n: int, validation_split: float) -> int:
+    """How many of `n` samples `validation_split` holds out; both parts must keep at least one."""
+    n_val = int(round(n * float(validation_split)))
+    if validation_split > 0 and (n_val < 1 or n_val >= n):
+        raise ValueError(
+            f"validation_split={validation_split} leaves {n - n_val} training and {n_val} validation "
+            f"samples out of {n}; both need at least one. Use more data or validation_split=0."
+        )
+    return n_val
+
+
+def scaled_batch(padded: Padded, scaler: SequenceScaler, name: str = "X") -> dict[str, torch.Tensor]:
+    """Scale `padded`, re-zero its padding, and wrap it as a batch dict of CPU tensors.
+
+    Keys: ``x`` (N, L, F) float32, and ``lengths`` (N,) int64 when the lengths differ.
+    Values that overflow float32 once scaled (far outside the range seen in fit) are refused.
+    """
+    mask = padded.mask()
+    x = scaler.transform(padded.x) * mask[:, :, None]
+    check_scaled(x, scaler, name)
+    data = {"x": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))}
+    if not padded.equal_length:
+        data["lengths"] = torch.from_numpy(padded.lengths)
+    return data
+
+
+def check_scaled(x: np.ndarray, scaler: SequenceScaler, name: str) -> None:
+    if not np.isfinite(x).all():
+        raise ValueError(
+            f"{name} holds values that overflow float32 once scaled (scale={scaler.method!r}); they are far "
+            "outside the range seen in fit. Rescale the data."
+        )
+
+
+class DataSpecMixin:
+    """``data_spec_``: how the training data was read and cut, saved with the model (`DataSpec`)."""
+
+    def with_data_spec(self, spec: DataSpec | None):
+        """Record how the training data was read (columns, roles, windowing); returns self.
+
+        The command line records the file's columns and roles this way; ``fit_series``
+        records the windowing itself.
+        """
+        if spec is not None and not isinstance(spec, DataSpec):
+            raise ValueError(f"spec must be a lstmae.data.spec.DataSpec or None, got {type(spec).__name__}.")
+        self.data_spec_ = spec
+        return self
+
+
+class SequenceEstimator(DataSpecMixin, BaseEstimator):
+    """Base of the estimators that train an `nn.Module` on sequences (see the module docstring)."""
+
+    # ------------------------------------------------------------------ fitting
+    def _train_settings(self) -> TrainSettings:
+        """The shared training parameters, validated (in `fit`, as scikit-learn asks)."""
+        check_number("learning_rate", self.learning_rate, 0.0, low_inclusive=False)
+        check_number("batch_size", self.batch_size, 1, integer=True)
+        check_number("epochs", self.epochs, 1, integer=True)
+        check_number("validation_split", self.validation_split, 0.0, 1.0)
+        check_number("patience", self.patience, 1, integer=True, allow_none=True)
+        check_number("clip_grad_norm", self.clip_grad_norm, 0.0, low_inclusive=False, allow_none=True)
+        if self.scale not in SCALES:
+            raise ValueError(f"scale={self.scale!r} is not valid; choose 'standard', 'minmax' or None.")
+        if not isinstance(self.verbose, (bool, int, np.bool_)):
+            raise ValueError(f"verbose={self.verbose!r} is not valid; it must be True or False.")
+        return TrainSettings(
+            epochs=int(self.epochs), batch_size=int(self.batch_size), learning_rate=float(self.learning_rate),
+            patience=None if self.patience is None else int(self.patience),
+            clip_grad_norm=None if self.clip_grad_norm is None else float(self.clip_grad_norm),
+            verbose=bool(self.verbose),
+        )
+
+    def _train(self, build: Callable[[], nn.Module], train: Batch, val: Batch | None, settings: TrainSettings,
+               device: torch.device, seed: int, *, prepare: Callable[[nn.Module], tuple[list[Callback], dict | None]]
+               | None = None, monitor: Callable | None = None) -> tuple[nn.Module, dict]:
+        """Build the module and train it under a forked, seeded torch RNG; returns (module in eval mode, history).
+
+        `prepare(module) -> (callbacks, start_state)` sets up checkpointing / resuming.
+        """
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = build()
+            generator = torch.Generator().manual_seed(seed)
+            callbacks, start_state = prepare(module) if prepare is not None else ([], None)
+            trainer = Trainer(module, settings, generator, device, callbacks=callbacks, monitor=monitor)
+            history = trainer.fit(train, val, start_state=start_state)
+        return module.eval(), history
+
+    # ------------------------------------------------------------------ inference
+    def _infer(self, fn: Callable[[Batch], dict[str, torch.Tensor]], data: Batch,
+               time_keys: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """`fn` over `data` in batches of ``batch_size`` on the fitted device; numpy results."""
+        self.module_.eval()
+        out = infer(fn, data, int(self.batch_size), self.device_, time_keys)
+        return {k: v.numpy() for k, v in out.items()}
+
+    def _fitted(self) -> ModelConfig:
+        check_is_fitted(self, "module_")
+        return self.config_
+
+    # ------------------------------------------------------------------ persistence
+    def json_params(self) -> dict:
+        """The constructor parameters as JSON values (what config.json stores)."""
+        params = self.get_params(deep=False)
+        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
+            params["random_state"] = None  # a RandomState object cannot go into JSON
+        return params
+
+    @classmethod
+    def params_from_json(cls, params: dict) -> dict:
+        """Inverse of `json_params` (types JSON cannot keep)."""
+        return dict(params)
+
+    def extra_state(self) -> dict:
+        """What a subclass adds to state.json beyond scaler, history and n_features_in_."""
+        return {}
+
+    def restore_extra_state(self, state: dict) -> None:
+        """Inverse of `extra_state` (raise KeyError/TypeError/ValueError on bad content)."""
+
+    def build_module(self) -> nn.Module:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def to_parts(self) -> tuple[dict, nn.Module, dict]:
+        """The parts of a saved model: (config, module, state); `save` writes them, `from_parts` reads them."""
+        check_is_fitted(self, "module_")
+        config = {"estimator": type(self).__name__, "params": self.json_params(), "model": self.config_.to_dict()}
+        if getattr(self, "data_spec_", None) is not None:
+            config["data"] = self.data_spec_.to_dict()
+        state = {"n_features_in_": self.n_features_in_, "scaler": self.scaler_.to_dict(), "history": self.history_,
+                 **self.extra_state()}
+        return config, self.module_, state
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save to a directory: config.json + model.safetensors + state.json (no pickle)."""
+        save_model_dir(path, *self.to_parts())
+
+    @classmethod
+    def from_parts(cls, config: dict, tensors: dict, state: dict, source: Any, device: str = "auto"):
+        """A fitted estimator from the parts `to_parts` wrote (and its weights), checked for consistency."""
+        try:
+            params = cls.params_from_json(config["params"])
+            params["device"] = device
+            est = cls(**params)
+            est.config_ = ModelConfig.from_dict(config["model"])
+            est.scaler_ = SequenceScaler.from_dict(state["scaler"])
+            est.history_ = state["history"]
+            est.n_features_in_ = int(state["n_features_in_"])
+            est.data_spec_ = DataSpec.from_dict(config["data"]) if config.get("data") is not None else None
+            est.restore_extra_state(state)
+            _check_restored(est)
+            module = est.build_module()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"the config or state in {source} is invalid ({exc}); save the model again.") from None
+        load_weights(module, tensors, source)
+        est.device_ = resolve_device(device)
+        est.module_ = module.to(est.device_).eval()
+        return est
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto"):
+        """Load a model saved by `save`: built from its config, weights loaded strictly, in eval mode."""
+        config, tensors, state = read_model_dir(path, estimator=cls.__name__)
+        return cls.from_parts(config, tensors, state, Path(path), device)
+
+    # ------------------------------------------------------------------ sklearn tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+def _check_restored(est: SequenceEstimator) -> None:
+    """Consistency of a loaded estimator's JSON state (scaler, feature count, history)."""
+    n = est.config_.n_features
+    if est.n_features_in_ != n:
+        raise ValueError(f"n_features_in_={est.n_features_in_} but the architecture has n_features={n}")
+    sc = est.scaler_
+    if sc.method not in SCALES or sc.offset.shape != (n,) or sc.scale.shape != (n,):
+        raise ValueError(f"the scaler does not fit {n} features (method {sc.method!r}, {sc.offset.size} offsets, "
+                         f"{sc.scale.size} scales)")
+    if not (np.isfinite(sc.offset).all() and np.isfinite(sc.scale).all() and (sc.scale > 0).all()):
+        raise ValueError("the scaler holds non-finite or non-positive values")
+    if not isinstance(est.history_, dict) or not isinstance(est.history_.get("train_loss"), list) \
+            or not est.history_["train_loss"]:
+        raise ValueError("the history is not an object with a non-empty train_loss list")
+    spec = est.data_spec_
+    if spec is not None and spec.feature_names is not None and len(spec.feature_names) != n:
+        raise ValueError(f"the data spec names {len(spec.feature_names)} features but the model has {n}")
+
