@@ -99,7 +99,7 @@ def versions() -> dict[str, str]:
     import numpy
     import sklearn
 
-    from . import __version__
+    from ._version import __version__
 
     return {
         "lstmae": __version__,
