@@ -10,6 +10,7 @@ bad input (a one-line message; the traceback only with ``--debug``).
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
 import time
@@ -68,16 +69,35 @@ ModelArg = Annotated[Path, typer.Argument(help="Model directory.")]
 DataArg = Annotated[str, typer.Argument(help="Data file or builtin:NAME.")]
 
 
-def _read(data: str, spec, columns=None, time_column=None, id_column=None, layout=None, fill=None, label_column=None):
+READ_OPTIONS = {"columns": Columns, "time_column": TimeCol, "id_column": IdCol, "layout": Layout, "fill": Fill}
+
+
+def reads_data(fn):
+    """Give a command the options that say how to read its data (`READ_OPTIONS`); it gets them as `read`."""
+    sig = inspect.signature(fn, eval_str=True)
+    added = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=a)
+             for k, a in READ_OPTIONS.items()]
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, read={k: kwargs.pop(k, None) for k in READ_OPTIONS}, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "read"] + added)
+    return wrapper
+
+
+def _read(data: str, spec, read: dict, label_column: str | None = None):
     """DATA read the way `spec` (a DataSpec, or None) says, each given option overriding it: (SequenceData, spec)."""
     from .data.datasets import read_data
 
-    if layout is not None and layout not in ("long", "rows"):
-        raise UsageError(f"--layout {layout!r} is not valid; use 'long' or 'rows'.")
+    if read.get("layout") is not None and read["layout"] not in ("long", "rows"):
+        raise UsageError(f"--layout {read['layout']!r} is not valid; use 'long' or 'rows'.")
     if not data.startswith("builtin:") and not Path(data).exists():
         raise UsageError(f"no such file: {data} (give a CSV, Parquet, .npy or .npz file, or builtin:NAME).")
+    columns = read.get("columns")
     return read_data(data, spec, columns=None if columns is None else [c.strip() for c in columns.split(",")],
-                     time_column=time_column, id_column=id_column, layout=layout, fill=fill, label_column=label_column)
+                     **{k: read.get(k) for k in ("time_column", "id_column", "layout", "fill")},
+                     label_column=label_column)
 
 
 def _load(model: Path):
@@ -117,6 +137,7 @@ def _console(quiet: bool):
 # ---------------------------------------------------------------------------- commands
 @app.command()
 @command
+@reads_data
 def train(
     data: DataArg,
     output: Output = Path("model"),
@@ -153,9 +174,7 @@ def train(
     contamination: Annotated[float, typer.Option(help="With --threshold-method contamination.")] = 0.01,
     k_sigma: Annotated[float, typer.Option("--k-sigma", help="With --threshold-method k-sigma.")] = 4.0,
     holdout: Annotated[float, typer.Option(help="With --detector: fraction held out for the threshold.")] = 0.25,
-    seed: Seed = 0,
-    columns: Columns = None, time_column: TimeCol = None, id_column: IdCol = None, layout: Layout = None,
-    fill: Fill = None, quiet: Quiet = False,
+    seed: Seed = 0, quiet: Quiet = False, read: dict | None = None,
 ) -> None:
     """Train an LSTM autoencoder (or, with --detector, an anomaly detector) and save it as a model directory.
 
@@ -165,7 +184,7 @@ def train(
     from .estimators import LSTMAutoencoder
     from .frames import fit_data
 
-    seqs, spec = _read(data, None, columns, time_column, id_column, layout, fill)
+    seqs, spec = _read(data, None, read)
     if seqs.kind == "series" and window is None:
         raise UsageError(f"{seqs.source or 'the data'} is one long series; give --window to cut it into windows.")
     if seqs.kind != "series" and window is not None:
@@ -204,9 +223,9 @@ def train(
 
 @app.command()
 @command
+@reads_data
 def encode(model: ModelArg, data: DataArg, output: Output = Path("codes.csv"), window: Window = None,
-           stride: Stride = None, columns: Columns = None, time_column: TimeCol = None, id_column: IdCol = None,
-           layout: Layout = None, fill: Fill = None, quiet: Quiet = False) -> None:
+           stride: Stride = None, quiet: Quiet = False, read: dict | None = None) -> None:
     """Write the code vector of every window (long series) or sequence.
 
     Example: lstmae encode model/ sensors.csv -o codes.parquet
@@ -215,16 +234,16 @@ def encode(model: ModelArg, data: DataArg, output: Output = Path("codes.csv"), w
 
     _check_output(output)
     est, ae = _load(model)
-    frame = codes_frame(ae, _read(data, _spec(est), columns, time_column, id_column, layout, fill)[0], window, stride)
+    frame = codes_frame(ae, _read(data, _spec(est), read)[0], window, stride)
     _write(output, frame)
     _console(quiet).print(f"wrote {len(frame)} codes of size {frame.filter(like='code_').shape[1]} to {output}")
 
 
 @app.command()
 @command
+@reads_data
 def reconstruct(model: ModelArg, data: DataArg, output: Output = Path("reconstruction.csv"), window: Window = None,
-                stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
-                id_column: IdCol = None, layout: Layout = None, fill: Fill = None, quiet: Quiet = False) -> None:
+                stride: Stride = None, quiet: Quiet = False, read: dict | None = None) -> None:
     """Write the reconstruction: one row per time point (series: mean over windows) or per sequence step.
 
     Example: lstmae reconstruct model/ sensors.csv -o rebuilt.csv
@@ -233,7 +252,7 @@ def reconstruct(model: ModelArg, data: DataArg, output: Output = Path("reconstru
 
     _check_output(output)
     est, ae = _load(model)
-    seqs, _ = _read(data, _spec(est), columns, time_column, id_column, layout, fill)
+    seqs, _ = _read(data, _spec(est), read)
     frame = reconstruction_frame(ae, seqs, window, stride, progress=not quiet)
     _write(output, frame)
     _console(quiet).print(f"wrote {len(frame)} reconstructed rows to {output}")
@@ -241,9 +260,9 @@ def reconstruct(model: ModelArg, data: DataArg, output: Output = Path("reconstru
 
 @app.command()
 @command
+@reads_data
 def forecast(model: ModelArg, data: DataArg, output: Output = Path("forecast.csv"), window: Window = None,
-             columns: Columns = None, time_column: TimeCol = None, id_column: IdCol = None, layout: Layout = None,
-             fill: Fill = None, quiet: Quiet = False) -> None:
+             quiet: Quiet = False, read: dict | None = None) -> None:
     """Write the forecast of the next --horizon steps after the series (its last window) or each sequence.
 
     Example: lstmae forecast model/ sensors.csv -o next.csv
@@ -255,13 +274,14 @@ def forecast(model: ModelArg, data: DataArg, output: Output = Path("forecast.csv
     if not ae.config_.has_prediction:
         raise UsageError(f"{model} was trained with --task {ae.config_.task}; forecasts need --task predict or "
                          "composite.")
-    frame = forecast_frame(ae, _read(data, _spec(est), columns, time_column, id_column, layout, fill)[0], window)
+    frame = forecast_frame(ae, _read(data, _spec(est), read)[0], window)
     _write(output, frame)
     _console(quiet).print(f"wrote a forecast ({len(frame)} rows) to {output}")
 
 
 @app.command()
 @command
+@reads_data
 def detect(
     model: Annotated[Path, typer.Argument(help="Model directory (from train, or train --detector).")],
     data: DataArg,
@@ -275,8 +295,7 @@ def detect(
     k_sigma: Annotated[float, typer.Option("--k-sigma", help="Plain autoencoders: the threshold's k.")] = 4.0,
     label_column: Annotated[Optional[str], typer.Option(
         "--label-column", help="Column of true 0/1 labels: report the metrics and shade them in the plot.")] = None,
-    window: Window = None, stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
-    id_column: IdCol = None, layout: Layout = None, fill: Fill = None, quiet: Quiet = False,
+    window: Window = None, stride: Stride = None, quiet: Quiet = False, read: dict | None = None,
 ) -> None:
     """Score every time point (series) or sequence, flag anomalies, and list the anomalous events.
 
@@ -290,14 +309,10 @@ def detect(
         if path is not None:
             _check_output(path)
     est, ae = _load(model)
-    seqs, _ = _read(data, _spec(est), columns, time_column, id_column, layout, fill, label_column)
+    seqs, _ = _read(data, _spec(est), read, label_column)
     if plot is not None and seqs.kind != "series":
         raise UsageError(f"--plot draws one long series; this data holds {seqs.n_sequences} separate sequences.")
-    det = (est if isinstance(est, LSTMAnomalyDetector)
-           else LSTMAnomalyDetector.from_autoencoder(ae, k_sigma=k_sigma, threshold_value=threshold))
-    if seqs.kind == "series":
-        det.set_params(**dict(zip(("window", "stride"), ae.series_windowing(window or det.window,
-                                                                             stride or det.stride))))
+    det = LSTMAnomalyDetector.for_model(est, window, stride, k_sigma=k_sigma, threshold_value=threshold)
     frame, table, threshold = detection_frames(det, seqs, threshold, progress=not quiet)
     scores, flagged = frame["score"].to_numpy(), frame["anomaly"].to_numpy()
     _write(output, frame)
@@ -340,7 +355,7 @@ def evaluate_command(
 
     values = read_table(scores, columns=[score_column, predicted_column]).sequences
     if truth is not None and truth.startswith("builtin:"):
-        labels = _read(truth, None)[0].labels
+        labels = _read(truth, None, {})[0].labels
         if labels is None:
             raise UsageError(f"{truth} has no labels.")
     else:
@@ -403,6 +418,7 @@ app.add_typer(plot_app, name="plot")
 
 @plot_app.command("codes")
 @command
+@reads_data
 def plot_codes_command(
     model: ModelArg,
     data: DataArg,
@@ -414,14 +430,12 @@ def plot_codes_command(
     max_points: Annotated[int, typer.Option(
         "--max-points", help="Plot at most this many codes (evenly spaced), to keep t-SNE fast.")] = 5000,
     seed: Seed = 0,
-    window: Window = None, stride: Stride = None, columns: Columns = None, time_column: TimeCol = None,
-    id_column: IdCol = None, layout: Layout = None, fill: Fill = None, quiet: Quiet = False,
+    window: Window = None, stride: Stride = None, quiet: Quiet = False, read: dict | None = None,
 ) -> None:
     """Map the code of every window or sequence to 2-D (PCA or t-SNE) and scatter them, coloured by label.
 
     Example: lstmae plot codes model/ fleet.parquet --id-column device --labels kind -o codes.png
     """
-    from .data.windows import window_end_values
     from .frames import codes_frame
     from .plotting import plot_codes
 
@@ -430,13 +444,11 @@ def plot_codes_command(
     if max_points < 2:
         raise UsageError(f"--max-points {max_points} is not valid; it must be at least 2.")
     est, ae = _load(model)
-    seqs, _ = _read(data, _spec(est), columns, time_column, id_column, layout, fill, labels)
+    seqs, _ = _read(data, _spec(est), read, labels)
     if labels is not None and seqs.labels is None:
         raise UsageError(f"{data} has no labels; drop --labels or give data with a label column.")
-    codes = codes_frame(ae, seqs, window, stride).filter(like="code_").to_numpy()
-    point_labels = None if seqs.labels is None else np.asarray(seqs.labels)
-    if point_labels is not None and seqs.kind == "series":  # per time step -> the last step of each window
-        point_labels = window_end_values(point_labels, *ae.series_windowing(window, stride))
+    frame = codes_frame(ae, seqs, window, stride)
+    codes, point_labels = frame.filter(like="code_").to_numpy(), frame["label"].to_numpy() if "label" in frame else None
     keep = np.unique(np.linspace(0, len(codes) - 1, min(max_points, len(codes))).round().astype(np.int64))
     plot_codes(codes[keep], output, labels=None if point_labels is None else point_labels[keep],
                method=method, random_state=seed)

@@ -326,6 +326,19 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         det.data_spec_ = spec
         return det
 
+    @classmethod
+    def for_model(cls, model: Any, window: int | None = None, stride: int | None = None, k_sigma: float = 4.0,
+                  threshold_value: float | None = None) -> "LSTMAnomalyDetector":
+        """A detector for any model with a reconstruction decoder: a detector itself, or a fitted
+        `LSTMAutoencoder` wrapped by `from_autoencoder` (`k_sigma`, `threshold_value`). `window` and
+        `stride` override the ones it was trained with (None keeps them)."""
+        det = model if isinstance(model, cls) else cls.from_autoencoder(model, k_sigma=k_sigma,
+                                                                           threshold_value=threshold_value)
+        if det.window is not None or window is not None:
+            w, s = det.autoencoder_.series_windowing(window or det.window, stride or det.stride)
+            det.set_params(window=w, stride=s)
+        return det
+
     def score_series(self, series: Any, progress: bool = False) -> np.ndarray:
         """One anomaly score per time point (T,), higher is more anomalous (NaN where no window covers)."""
         check_is_fitted(self, "threshold_")

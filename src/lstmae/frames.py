@@ -11,7 +11,7 @@ import pandas as pd
 
 from .data.containers import SequenceData
 from .data.spec import DataSpec
-from .data.windows import window_starts
+from .data.windows import window_end_values, window_starts
 from .detector import LSTMAnomalyDetector
 from .estimators import LSTMAutoencoder
 from .metrics import segments
@@ -30,15 +30,23 @@ def _per_step(data: SequenceData, parts: list[np.ndarray], names: list[str]) -> 
 
 def codes_frame(ae: LSTMAutoencoder, data: SequenceData, window: int | None = None,
                 stride: int | None = None) -> pd.DataFrame:
-    """The code of every window (``start``, ``end``, ``code_0``...) or sequence (``id``, ``code_0``...)."""
+    """The code of every window (``start``, ``end``, ``code_0``...) or sequence (``id``, ``code_0``...).
+
+    With labels in the data, a ``label`` column: each sequence's, or for a window the label of
+    its last step.
+    """
+    labels = None if data.labels is None else np.asarray(data.labels)
     if data.kind == "series":
         window, stride = ae.series_windowing(window, stride)
         codes = ae.transform_series(data.sequences, window, stride)
         starts = window_starts(len(data.sequences), window, stride)
         keys = pd.DataFrame({"start": starts, "end": starts + window})
+        labels = None if labels is None else window_end_values(labels, window, stride)
     else:
         codes = ae.transform(data.sequences)
         keys = pd.DataFrame({"id": _ids(data, len(codes))})
+    if labels is not None:
+        keys["label"] = labels
     return keys.join(pd.DataFrame(codes, columns=[f"code_{i}" for i in range(codes.shape[1])]))
 
 
