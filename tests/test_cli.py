@@ -175,7 +175,7 @@ def test_demo_runs_and_writes_its_files(tmp_path):
     r = run("demo", "-o", tmp_path / "d", "--epochs", 5, "--quiet")
     assert r.exit_code == 0, r.output
     assert "reconstruction MSE" in r.output and "ROC-AUC" in r.output and "precision / recall" in r.output
-    for name in ("history.png", "reconstruction.png", "scores.png"):
+    for name in ("history.png", "reconstruction.png", "scores.png", "model.png"):
         assert (tmp_path / "d" / name).read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "d" / "model" / "model.safetensors").is_file()
 

@@ -151,6 +151,27 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
         out = infer(fn, data, int(self.batch_size), self.device_, time_keys)
         return {k: v.numpy() for k, v in out.items()}
 
+    def summary(self, n_features: int | None = None, seq_len: int | None = None):
+        """The layers in data-flow order with shapes and parameter counts (`lstmae.summary.ModelSummary`).
+
+        Works before ``fit`` when `n_features` (F) is given, and after. `seq_len`: the
+        sequence length shown (default: the training window when known, else ``L``).
+        ``print(est.summary())`` prints it; ``.to_frame()`` gives a DataFrame.
+        """
+        from .summary import summarize
+
+        if hasattr(self, "module_"):
+            spec = getattr(self, "data_spec_", None)
+            return summarize(self.module_, seq_len if seq_len is not None else getattr(spec, "window", None))
+        if n_features is None:
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; give n_features=F (the number of "
+                             "features per time step) to see the model it would build.")
+        return summarize(self.unfitted_module(int(n_features)), seq_len)
+
+    def unfitted_module(self, n_features: int) -> nn.Module:  # pragma: no cover - every subclass defines it
+        """The module `fit` would build for `n_features` features (randomly initialised)."""
+        raise NotImplementedError
+
     def _fitted(self) -> ModelConfig:
         check_is_fitted(self, "module_")
         return self.config_

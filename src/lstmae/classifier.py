@@ -64,7 +64,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
     scale : {"standard", "minmax", None}, default="standard"
         Per-feature scaling learned in ``fit`` when ``encoder`` is None; a seeded
         classifier uses its autoencoder's scaler (the weights expect that scaling).
-    learning_rate, batch_size, epochs, clip_grad_norm, random_state, device, verbose
+    learning_rate, batch_size, epochs, clip_grad_norm, random_state, device, verbose, n_threads
         As in `LSTMAutoencoder`.
     validation_split : float, default=0.0
         Fraction of the samples held out to monitor validation accuracy: a random
@@ -117,6 +117,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
+        n_threads: int | None = None,
     ) -> None:
         self.encoder = encoder
         self.freeze_encoder = freeze_encoder
@@ -138,6 +139,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.n_threads = n_threads
 
     def __sklearn_clone__(self) -> "LSTMClassifier":
         # as sklearn.base.clone, except that the encoder is passed on as is: a fitted
@@ -343,6 +345,12 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         self.classes_ = np.array(state["classes"], dtype=np.dtype(state["classes_dtype"]))
         if self.classes_.ndim != 1 or len(self.classes_) < 1:
             raise ValueError("no classes")
+
+    def unfitted_module(self, n_features: int, n_classes: int = 2) -> Classifier:
+        """The module `fit` would build for `n_features` features (and, say, 2 classes)."""
+        source = self._source()
+        return Classifier(self._model_config(n_features if source is None else source.n_features_in_, source),
+                          n_classes, freeze_encoder=bool(self.freeze_encoder))
 
     def build_module(self) -> Classifier:
         return Classifier(self.config_, len(self.classes_), freeze_encoder=bool(self.freeze_encoder))

@@ -371,7 +371,7 @@ def evaluate_command(
 @app.command()
 @command
 def info(model: ModelArg) -> None:
-    """Print a model's configuration and training summary.
+    """Print a model's configuration, training summary, and its layers with shapes and parameter counts.
 
     Example: lstmae info model/
     """
@@ -380,10 +380,12 @@ def info(model: ModelArg) -> None:
 
     from .frames import describe
 
+    est = _load(model)[0]
     table = Table(title=f"lstmae model {model}", show_header=False)
-    for item, value in describe(_load(model)[0]).itertuples(index=False):
+    for item, value in describe(est).itertuples(index=False):
         table.add_row(item, value)
     Console().print(table)
+    typer.echo(est.summary().to_string())
 
 
 @app.command()
@@ -453,6 +455,26 @@ def plot_codes_command(
     plot_codes(codes[keep], output, labels=None if point_labels is None else point_labels[keep],
                method=method, random_state=seed)
     _console(quiet).print(f"wrote a {method.lower()} map of {len(keep)} codes to {output}")
+
+
+@plot_app.command("model")
+@command
+def plot_model_command(
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path("model.png"),
+    seq_len: Annotated[Optional[int], typer.Option(
+        "--seq-len", help="Sequence length on the shapes (default: the training window, else L).")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Draw the model's architecture (boxes, data and state arrows, shapes), as Keras' plot_model does.
+
+    Example: lstmae plot model model/ -o model.png
+    """
+    from .plotting import plot_model
+
+    est, ae = _load(model)
+    plot_model(ae.module_, output, seq_len=seq_len or getattr(_spec(est), "window", None))
+    _console(quiet).print(f"wrote {output}")
 
 
 def main() -> None:

@@ -7,7 +7,8 @@
 3. Score every time point of the whole series with `LSTMAnomalyDetector` (Mahalanobis
    error model and threshold fitted on held-out normal data) and report ROC-AUC,
    PR-AUC, precision and recall against the injected anomalies' labels.
-4. Write the model directory and PNG plots into the output folder.
+4. Write the model directory and PNG plots (history, a reconstruction, the scores, the
+   architecture diagram) into the output folder.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .data.synthetic import make_sines
 from .detector import LSTMAnomalyDetector
 from .estimators import LSTMAutoencoder
 from .metrics import detection_metrics, segments
-from .plotting import plot_history, plot_reconstruction, plot_scores
+from .plotting import plot_history, plot_model, plot_reconstruction, plot_scores
 
 WINDOW, HORIZON = 32, 8
 
@@ -90,6 +91,7 @@ def run_demo(output: str | Path = "demo-output", epochs: int = 40, seed: int = 0
                             feature_names=data.feature_names),
         plot_scores(data.series, result.scores, result.threshold, output / "scores.png", labels=data.labels,
                     predicted=result.labels),
+        plot_model(ae.module_, output / "model.png", seq_len=WINDOW),
     ]
     n_events = len(segments(data.labels[test]))
     rows = [

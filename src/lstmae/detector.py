@@ -69,6 +69,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         Windowing of long series for ``fit_series`` / ``score_series`` / ``detect_series``.
     random_state : int or None
         Passed to the autoencoder when given.
+    n_threads : int or None
+        Passed to the autoencoder when given (CPU threads; see `LSTMAutoencoder`).
 
     Attributes
     ----------
@@ -94,6 +96,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         window: int | None = None,
         stride: int = 1,
         random_state: int | None = None,
+        n_threads: int | None = None,
     ) -> None:
         self.autoencoder = autoencoder
         self.error_model = error_model
@@ -105,6 +108,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self.window = window
         self.stride = stride
         self.random_state = random_state
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
@@ -128,6 +132,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             )
         if self.random_state is not None:
             ae.set_params(random_state=self.random_state)
+        if self.n_threads is not None:
+            ae.set_params(n_threads=self.n_threads)
         return ae
 
     def _fit_threshold(self, normal_scores: np.ndarray, val_scores: np.ndarray | None = None, val_labels=None):
@@ -338,6 +344,13 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             w, s = det.autoencoder_.series_windowing(window or det.window, stride or det.stride)
             det.set_params(window=w, stride=s)
         return det
+
+    def summary(self, n_features: int | None = None, seq_len: int | None = None):
+        """The autoencoder's layers, shapes and parameter counts (see `LSTMAutoencoder.summary`)."""
+        if hasattr(self, "autoencoder_"):
+            return self.autoencoder_.summary(seq_len=seq_len if seq_len is not None else self.window)
+        ae = self.autoencoder if self.autoencoder is not None else default_autoencoder()
+        return ae.summary(n_features, seq_len if seq_len is not None else self.window)
 
     def score_series(self, series: Any, progress: bool = False) -> np.ndarray:
         """One anomaly score per time point (T,), higher is more anomalous (NaN where no window covers)."""

@@ -103,6 +103,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         "auto" uses CUDA when present, else the CPU; or "cpu", "cuda", "cuda:1", ...
     verbose : bool, default=False
         Show a progress bar with the losses while training.
+    n_threads : int or None, default=None
+        CPU threads for torch's work in ``fit``, ``transform`` and the other methods;
+        None chooses by the work's size and the CPUs this process may use (see the
+        README's Speed section). The same value always gives the same model.
 
     Attributes
     ----------
@@ -155,6 +159,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
+        n_threads: int | None = None,
     ) -> None:
         self.task = task
         self.horizon = horizon
@@ -180,6 +185,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ validation
     def _model_config(self, n_features: int) -> ModelConfig:
@@ -264,6 +270,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
 
     def build_module(self) -> Autoencoder:
         return Autoencoder(self.config_)
+
+    def unfitted_module(self, n_features: int) -> Autoencoder:
+        return Autoencoder(self._model_config(n_features))
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None, checkpoint_dir: str | os.PathLike | None = None,
