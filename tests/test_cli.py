@@ -73,7 +73,9 @@ def test_detect_end_to_end_finds_the_planted_shift(model_dir, series_csv, tmp_pa
     m = re.search(r"point precision (\d\.\d\d), point recall (\d\.\d\d)", r.output)
     assert m and float(m.group(1)) >= 0.3 and float(m.group(2)) >= 0.9, r.output
     scores = pd.read_csv(out)
-    assert list(scores.columns) == ["t", "score", "anomaly"] and len(scores) == 1200
+    # keys round-trip: the user's time column (name and values), and the labels carried along
+    assert list(scores.columns) == ["time", "score", "anomaly", "label"] and len(scores) == 1200
+    assert (scores.time.to_numpy() == np.arange(1200)).all()
     inside = scores.score[1000:1020].mean()
     normal = scores.score[:800].mean()
     assert inside > 10 * normal
@@ -91,20 +93,21 @@ def test_encode_one_code_per_window(model_dir, series_csv, tmp_path):
     assert r.exit_code == 0, r.output
     codes = pd.read_parquet(out)
     assert len(codes) == (1200 - 24) // 2 + 1
-    assert list(codes.columns[:3]) == ["start", "end", "code_0"] and codes.shape[1] == 2 + 32
+    assert list(codes.columns[:4]) == ["start", "end", "label", "code_0"] and codes.shape[1] == 3 + 32
+    assert list(codes.start[:2]) == [0, 2] and list(codes.end[:2]) == [23, 25]  # first and last time of each window
 
 
 def test_reconstruct_and_forecast_series(model_dir, series_csv, tmp_path):
     r = run("reconstruct", model_dir, series_csv, "-o", tmp_path / "rec.npy", "--quiet")
     assert r.exit_code == 0, r.output
     rec = np.load(tmp_path / "rec.npy", allow_pickle=False)
-    assert rec.shape == (1200, 3)  # t, a, b
+    assert rec.shape == (1200, 3)  # time, a, b
     truth = pd.read_csv(series_csv).sort_values("time")[["a", "b"]].to_numpy()
     assert np.abs(rec[:800, 1:] - truth[:800]).mean() < 0.3
     r = run("forecast", model_dir, series_csv, "-o", tmp_path / "fc.csv", "--quiet")
     assert r.exit_code == 0, r.output
     fc = pd.read_csv(tmp_path / "fc.csv")
-    assert list(fc.t) == [1200, 1201, 1202, 1203] and list(fc.columns) == ["t", "a", "b"]
+    assert list(fc.time) == [1200, 1201, 1202, 1203] and list(fc.columns) == ["time", "a", "b"]
 
 
 def test_sequences_in_long_format_with_id_column(tmp_path):
@@ -121,7 +124,7 @@ def test_sequences_in_long_format_with_id_column(tmp_path):
     assert len(codes) == 30 and set(codes.id) == {f"s{i}" for i in range(30)}
     r = run("reconstruct", tmp_path / "m", path, "-o", tmp_path / "r.csv", "--quiet")
     rec = pd.read_csv(tmp_path / "r.csv")
-    assert len(rec) == len(rows) and list(rec.columns) == ["id", "step", "x", "y"]
+    assert len(rec) == len(rows) and list(rec.columns) == ["id", "step", "x", "y"]  # step: the time column
     r = run("detect", tmp_path / "m", path, "-o", tmp_path / "d.csv", "--quiet")
     assert r.exit_code == 0, r.output
     assert len(pd.read_csv(tmp_path / "d.csv")) == 30
@@ -144,7 +147,7 @@ def test_builtin_data_info_and_datasets(tmp_path):
         (["train", "missing.csv"], "no such file: missing.csv"),
         (["train", "builtin:sines", "--epochs", "1"], "one long series; give --window"),
         (["train", "builtin:nope"], "unknown"),
-        (["train", "builtin:sines", "--window", "8", "--task", "forecast"], "task='forecast' is not valid"),
+        (["train", "builtin:sines", "--window", "8", "--task", "forecast"], "--task 'forecast' is not valid"),
         (["info", "no-such-model"], "the directory does not exist"),
         (["train", "builtin:sines", "--window", "8", "--layout", "wide"], "--layout 'wide' is not valid"),
     ],

@@ -304,7 +304,7 @@ def test_integer_nullable_parquet_column(tmp_path):
 # --------------------------------------------------------------------------- errors
 def test_unknown_column_lists_the_available_ones(tmp_path):
     path = write_table(tmp_path / "t.csv", _table())
-    with pytest.raises(ValueError, match=r"column 'tmp' not found in '.*t.csv'; available columns: 'temp', 'rh', 'wind'"):
+    with pytest.raises(ValueError, match=r"column 'tmp' not found in '.*t.csv' \(columns='tmp'\); available columns: 'temp', 'rh', 'wind'"):
         read_table(path, columns=["tmp"])
     with pytest.raises(ValueError, match=r"time_column 'time' not found"):
         read_table(path, time_column="time")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +25,8 @@ from .config import ModelConfig
 from .data.scaling import SCALES, SequenceScaler
 from .data.sequences import Padded
 from .data.spec import DataSpec
-from .serialization import ModelFileError, load_weights, read_model_dir, save_model_dir
+from .serialization import ModelFileError, check_weights, load_weights, read_model_dir, save_model_dir
+from .threads import thread_policy
 from .training import Batch, Callback, Trainer, TrainSettings, infer
 
 def resolve_device(device: Any) -> torch.device:
@@ -53,6 +55,19 @@ def seed_from(random_state: Any) -> int:
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2**31))
     raise ValueError(f"random_state={random_state!r} is not valid; use None, an int or a numpy RandomState.")
+
+
+def resolve_verbose(verbose: Any) -> bool:
+    """"auto" (as Keras): a progress bar in a terminal or a notebook, silence in pipes, files and tests."""
+    if isinstance(verbose, str) and verbose == "auto":
+        if os.environ.get("PYTEST_CURRENT_TEST") or os.environ.get("CI"):
+            return False
+        if "ipykernel" in sys.modules:
+            return True
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if not isinstance(verbose, (bool, int, np.bool_)):
+        raise ValueError(f"verbose={verbose!r} is not valid; it must be True, False or 'auto'.")
+    return bool(verbose)
 
 
 def validation_count(n: int, validation_split: float) -> int:
@@ -118,13 +133,11 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
         check_number("clip_grad_norm", self.clip_grad_norm, 0.0, low_inclusive=False, allow_none=True)
         if self.scale not in SCALES:
             raise ValueError(f"scale={self.scale!r} is not valid; choose 'standard', 'minmax' or None.")
-        if not isinstance(self.verbose, (bool, int, np.bool_)):
-            raise ValueError(f"verbose={self.verbose!r} is not valid; it must be True or False.")
         return TrainSettings(
             epochs=int(self.epochs), batch_size=int(self.batch_size), learning_rate=float(self.learning_rate),
             patience=None if self.patience is None else int(self.patience),
             clip_grad_norm=None if self.clip_grad_norm is None else float(self.clip_grad_norm),
-            verbose=bool(self.verbose),
+            verbose=resolve_verbose(self.verbose),
         )
 
     def _train(self, build: Callable[[], nn.Module], train: Batch, val: Batch | None, settings: TrainSettings,
@@ -132,15 +145,18 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
                | None = None, monitor: Callable | None = None) -> tuple[nn.Module, dict]:
         """Build the module and train it under a forked, seeded torch RNG; returns (module in eval mode, history).
 
-        `prepare(module) -> (callbacks, start_state)` sets up checkpointing / resuming.
+        `prepare(module) -> (callbacks, start_state)` sets up checkpointing / resuming. Torch's
+        CPU threads follow `lstmae.threads` (``n_threads``) and are recorded in ``history["threads"]``.
         """
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             module = build()
-            generator = torch.Generator().manual_seed(seed)
-            callbacks, start_state = prepare(module) if prepare is not None else ([], None)
-            trainer = Trainer(module, settings, generator, device, callbacks=callbacks, monitor=monitor)
-            history = trainer.fit(train, val, start_state=start_state)
+            with thread_policy(getattr(self, "n_threads", None), module, settings.batch_size) as threads:
+                generator = torch.Generator().manual_seed(seed)
+                callbacks, start_state = prepare(module) if prepare is not None else ([], None)
+                trainer = Trainer(module, settings, generator, device, callbacks=callbacks, monitor=monitor)
+                history = trainer.fit(train, val, start_state=start_state)
+        history["threads"] = threads
         return module.eval(), history
 
     # ------------------------------------------------------------------ inference
@@ -148,7 +164,8 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
                time_keys: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """`fn` over `data` in batches of ``batch_size`` on the fitted device; numpy results."""
         self.module_.eval()
-        out = infer(fn, data, int(self.batch_size), self.device_, time_keys)
+        with thread_policy(getattr(self, "n_threads", None), self.module_, int(self.batch_size)):
+            out = infer(fn, data, int(self.batch_size), self.device_, time_keys)
         return {k: v.numpy() for k, v in out.items()}
 
     def summary(self, n_features: int | None = None, seq_len: int | None = None):
@@ -227,6 +244,18 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
             est.data_spec_ = DataSpec.from_dict(config["data"]) if config.get("data") is not None else None
             est.restore_extra_state(state)
             _check_restored(est)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"the config or state in {source} is invalid ({exc}); save the model again.") from None
+
+        def build(cfg: ModelConfig) -> nn.Module:  # the module for another architecture (check_weights' search)
+            saved, est.config_ = est.config_, cfg
+            try:
+                return est.build_module()
+            finally:
+                est.config_ = saved
+
+        check_weights(build, est.config_, tensors, source)  # shapes on the meta device: nothing allocated yet
+        try:
             module = est.build_module()
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFileError(f"the config or state in {source} is invalid ({exc}); save the model again.") from None

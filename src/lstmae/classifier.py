@@ -116,7 +116,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         clip_grad_norm: float | None = 1.0,
         random_state: Any = None,
         device: str = "auto",
-        verbose: bool = False,
+        verbose: bool | str = "auto",
         n_threads: int | None = None,
     ) -> None:
         self.encoder = encoder

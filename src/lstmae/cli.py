@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -20,8 +21,48 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
+try:  # typer >= 0.29 vendors click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as click_exceptions
+
+
+class HelpFlag:
+    """`--help` is a flag: no `<bool>` after it in the help (nor after any other flag: metavar="")."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Command(HelpFlag, typer.core.TyperCommand):
+    pass
+
+
+class OneLineErrors(HelpFlag, typer.core.TyperGroup):
+    """Usage errors (a bad option value, a missing argument) as one `error:` line and exit code 2,
+    like every other error, instead of click's boxed usage text."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click_exceptions.ClickException as exc:
+            message = " ".join(exc.format_message().split())
+            if message:  # (a group called without a command has printed its help already)
+                typer.echo(f"error: {message}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="LSTM autoencoders for sequences: train, encode, reconstruct, forecast, detect anomalies.",
 )
 _state = {"debug": False}
@@ -31,8 +72,18 @@ class UsageError(ValueError):
     """Bad combination of command-line options."""
 
 
+def in_cli_terms(message: str, names) -> str:
+    """A library message in command-line terms: ``fill='zero'`` -> ``--fill zero``, ``columns=[...]`` ->
+    ``--columns A,B``, for the option `names` of the command."""
+    for name in sorted(names, key=len, reverse=True):
+        flag = "--" + name.replace("_", "-")
+        message = re.sub(rf"\b{name}=\[\.\.\.\]", f"{flag} A,B", message)
+        message = re.sub(rf"\b{name}=(?=\S)", f"{flag} ", message)
+    return message
+
+
 def command(fn):
-    """Turn expected errors into a one-line message and exit code 2."""
+    """Turn expected errors into a one-line message in command-line terms and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -42,15 +93,43 @@ def command(fn):
             if _state["debug"]:
                 raise
             text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-            typer.echo(f"error: {' '.join(text.split()) or type(exc).__name__}", err=True)
+            text = in_cli_terms(" ".join(text.split()), inspect.signature(wrapper).parameters)
+            typer.echo(f"error: {text or type(exc).__name__}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        typer.echo(f"lstmae {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False) -> None:
+def _main(ctx: typer.Context,
+          debug: Annotated[bool, typer.Option("--debug", metavar="", help="Show full tracebacks on errors.")] = False,
+          threads: Annotated[Optional[int], typer.Option(
+              "--threads", min=1, help="CPU threads for torch (default: chosen by the work's size and the CPUs "
+              "this process may use; see LSTMAE_THREADS).")] = None,
+          version: Annotated[bool, typer.Option("--version", metavar="", is_eager=True, callback=_print_version,
+                                                help="Print the lstmae version and exit.")] = False) -> None:
+    import os
+
     _state["debug"] = debug
+    if threads is not None:  # the library's thread policy reads it (lstmae.threads); restored when the command ends
+        before = os.environ.get("LSTMAE_THREADS")
+        os.environ["LSTMAE_THREADS"] = str(threads)
+
+        def restore() -> None:
+            if before is None:
+                os.environ.pop("LSTMAE_THREADS", None)
+            else:
+                os.environ["LSTMAE_THREADS"] = before
+
+        ctx.call_on_close(restore)
 
 
 # ---------------------------------------------------------------------------- options
@@ -60,16 +139,21 @@ IdCol = Annotated[Optional[str], typer.Option("--id-column", help="Column groupi
 Layout = Annotated[Optional[str], typer.Option(
     "--layout", help="'long': rows are time steps; 'rows': one sequence per row (default: long, or as trained).")]
 Fill = Annotated[Optional[str], typer.Option("--fill", help="Missing values: ffill, interpolate or zero (default: error).")]
-Window = Annotated[Optional[int], typer.Option("--window", help="Window length for one long series.")]
-Stride = Annotated[Optional[int], typer.Option("--stride", help="Step between windows (default 1, or as trained).")]
+Window = Annotated[Optional[int], typer.Option("--window", min=1, help="Window length for one long series.")]
+Stride = Annotated[Optional[int], typer.Option("--stride", min=1, help="Step between windows (default 1, or as trained).")]
 Output = Annotated[Path, typer.Option("-o", "--output", help="Output file (.csv, .parquet, .npy) or model directory.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress bars or summaries.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
 ModelArg = Annotated[Path, typer.Argument(help="Model directory.")]
 DataArg = Annotated[str, typer.Argument(help="Data file or builtin:NAME.")]
 
 
-READ_OPTIONS = {"columns": Columns, "time_column": TimeCol, "id_column": IdCol, "layout": Layout, "fill": Fill}
+LabelCol = Annotated[Optional[str], typer.Option(
+    "--label-column", "--labels", help="Column of true labels (0/1 anomalies, or classes): carried into the outputs "
+    "and reported against, never trained on (a 0/1 column named label or anomaly is recognised).")]
+Exclude = Annotated[Optional[str], typer.Option("--exclude", help="Comma-separated columns that are not features.")]
+READ_OPTIONS = {"columns": Columns, "exclude": Exclude, "time_column": TimeCol, "id_column": IdCol,
+                "label_column": LabelCol, "layout": Layout, "fill": Fill}
 
 
 def reads_data(fn):
@@ -86,7 +170,11 @@ def reads_data(fn):
     return wrapper
 
 
-def _read(data: str, spec, read: dict, label_column: str | None = None):
+def _split(text: str | None) -> list[str] | None:
+    return None if text is None else [c.strip() for c in text.split(",")]
+
+
+def _read(data: str, spec, read: dict):
     """DATA read the way `spec` (a DataSpec, or None) says, each given option overriding it: (SequenceData, spec)."""
     from .data.datasets import read_data
 
@@ -94,10 +182,8 @@ def _read(data: str, spec, read: dict, label_column: str | None = None):
         raise UsageError(f"--layout {read['layout']!r} is not valid; use 'long' or 'rows'.")
     if not data.startswith("builtin:") and not Path(data).exists():
         raise UsageError(f"no such file: {data} (give a CSV, Parquet, .npy or .npz file, or builtin:NAME).")
-    columns = read.get("columns")
-    return read_data(data, spec, columns=None if columns is None else [c.strip() for c in columns.split(",")],
-                     **{k: read.get(k) for k in ("time_column", "id_column", "layout", "fill")},
-                     label_column=label_column)
+    return read_data(data, spec, columns=_split(read.get("columns")), exclude=_split(read.get("exclude")),
+                     **{k: read.get(k) for k in ("time_column", "id_column", "label_column", "layout", "fill")})
 
 
 def _load(model: Path):
@@ -135,7 +221,7 @@ def _console(quiet: bool):
 
 
 # ---------------------------------------------------------------------------- commands
-@app.command()
+@app.command(cls=Command)
 @command
 @reads_data
 def train(
@@ -150,9 +236,11 @@ def train(
     num_layers: Annotated[int, typer.Option(help="Stacked LSTM layers.")] = 1,
     code_size: Annotated[Optional[int], typer.Option(help="Linear bottleneck size.")] = None,
     bridge: Annotated[str, typer.Option(help="repeat or state.")] = "repeat",
-    conditional: Annotated[bool, typer.Option(help="Feed decoders their previous output.")] = False,
-    reverse: Annotated[bool, typer.Option(help="Reconstruct in reversed order.")] = False,
-    bidirectional: Annotated[bool, typer.Option(help="Bidirectional encoder.")] = False,
+    conditional: Annotated[bool, typer.Option(metavar="", help="Feed decoders their previous output.")] = False,
+    reverse: Annotated[bool, typer.Option(metavar="", help="Reconstruct in reversed order.")] = False,
+    bidirectional: Annotated[bool, typer.Option(metavar="", help="Bidirectional encoder.")] = False,
+    dropout: Annotated[float, typer.Option(help="Dropout between stacked layers and on the code (training).")] = 0.0,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")] = "auto",
     activation: Annotated[str, typer.Option(help="tanh or relu.")] = "tanh",
     loss: Annotated[str, typer.Option(help="mse, mae, huber or bce.")] = "mse",
     scale: Annotated[str, typer.Option(help="standard, minmax or none.")] = "standard",
@@ -164,9 +252,9 @@ def train(
         "--checkpoint-dir", help="Save training checkpoints here (every --checkpoint-every epochs and at the best loss).")] = None,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", help="Epochs between checkpoints.")] = 1,
     resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue from the checkpoint in --checkpoint-dir (from scratch if there is none).")] = False,
+        "--resume", metavar="", help="Continue from the checkpoint in --checkpoint-dir (from scratch if there is none).")] = False,
     detector: Annotated[bool, typer.Option(
-        "--detector", help="Fit an anomaly detector: the autoencoder, then its error model and threshold "
+        "--detector", metavar="", help="Fit an anomaly detector: the autoencoder, then its error model and threshold "
         "on a held-out part of the (normal) data.")] = False,
     error_model: Annotated[str, typer.Option(help="With --detector: mean or mahalanobis.")] = "mean",
     threshold_method: Annotated[str, typer.Option(
@@ -195,10 +283,10 @@ def train(
         spec = spec.replace(window=window, stride=stride or 1)
     model = LSTMAutoencoder(
         task=task, horizon=horizon, hidden_size=hidden_size, num_layers=num_layers, code_size=code_size,
-        bridge=bridge, conditional=conditional, reverse=reverse, bidirectional=bidirectional,
+        bridge=bridge, conditional=conditional, reverse=reverse, bidirectional=bidirectional, dropout=dropout,
         activation=activation, loss=loss, scale=None if scale.lower() == "none" else scale, batch_size=batch_size,
         learning_rate=learning_rate, epochs=epochs, validation_split=validation_split, patience=patience,
-        random_state=seed, verbose=not quiet,
+        random_state=seed, verbose=not quiet, device=device,
     )
     fit = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
     if detector:
@@ -221,7 +309,7 @@ def train(
                      "data" if detector else "") + f"; saved to {output}")
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 @reads_data
 def encode(model: ModelArg, data: DataArg, output: Output = Path("codes.csv"), window: Window = None,
@@ -239,7 +327,7 @@ def encode(model: ModelArg, data: DataArg, output: Output = Path("codes.csv"), w
     _console(quiet).print(f"wrote {len(frame)} codes of size {frame.filter(like='code_').shape[1]} to {output}")
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 @reads_data
 def reconstruct(model: ModelArg, data: DataArg, output: Output = Path("reconstruction.csv"), window: Window = None,
@@ -258,7 +346,7 @@ def reconstruct(model: ModelArg, data: DataArg, output: Output = Path("reconstru
     _console(quiet).print(f"wrote {len(frame)} reconstructed rows to {output}")
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 @reads_data
 def forecast(model: ModelArg, data: DataArg, output: Output = Path("forecast.csv"), window: Window = None,
@@ -279,7 +367,7 @@ def forecast(model: ModelArg, data: DataArg, output: Output = Path("forecast.csv
     _console(quiet).print(f"wrote a forecast ({len(frame)} rows) to {output}")
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 @reads_data
 def detect(
@@ -293,8 +381,6 @@ def detect(
         help="Score threshold (default: the detector's, or the autoencoder's training residuals' mean + "
         "--k-sigma std).")] = None,
     k_sigma: Annotated[float, typer.Option("--k-sigma", help="Plain autoencoders: the threshold's k.")] = 4.0,
-    label_column: Annotated[Optional[str], typer.Option(
-        "--label-column", help="Column of true 0/1 labels: report the metrics and shade them in the plot.")] = None,
     window: Window = None, stride: Stride = None, quiet: Quiet = False, read: dict | None = None,
 ) -> None:
     """Score every time point (series) or sequence, flag anomalies, and list the anomalous events.
@@ -303,17 +389,17 @@ def detect(
     """
     from .detector import LSTMAnomalyDetector
     from .frames import detection_frames
-    from .metrics import detection_metrics
+    from .metrics import binary_labels, detection_metrics
 
     for path in (output, events):
         if path is not None:
             _check_output(path)
     est, ae = _load(model)
-    seqs, _ = _read(data, _spec(est), read, label_column)
+    seqs, _ = _read(data, _spec(est), read)
     if plot is not None and seqs.kind != "series":
         raise UsageError(f"--plot draws one long series; this data holds {seqs.n_sequences} separate sequences.")
     det = LSTMAnomalyDetector.for_model(est, window, stride, k_sigma=k_sigma, threshold_value=threshold)
-    frame, table, threshold = detection_frames(det, seqs, threshold, progress=not quiet)
+    frame, table, threshold, errors = detection_frames(det, seqs, threshold, progress=not quiet)
     scores, flagged = frame["score"].to_numpy(), frame["anomaly"].to_numpy()
     _write(output, frame)
     console = _console(quiet)
@@ -322,18 +408,19 @@ def detect(
     if events is not None:
         _write(events, table)
         console.print(f"wrote {events}")
-    labels = (np.asarray(seqs.labels) > 0).astype(np.int64) if seqs.labels is not None else None
+    labels = binary_labels(seqs.labels, "--label-column") if seqs.labels is not None else None
     if labels is not None and labels.shape == flagged.shape:
         m = detection_metrics(labels, scores, flagged)
         console.print("against the true labels: " + ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in m.items()))
     if plot is not None:
         from .plotting import plot_scores
 
-        plot_scores(seqs.sequences, scores, threshold, plot, labels=labels, predicted=flagged)
+        plot_scores(seqs.sequences, scores, threshold, plot, labels=labels, predicted=flagged, errors=errors,
+                    time=seqs.time, feature_names=list(seqs.feature_names), title=f"Anomaly scores: {data}")
         console.print(f"wrote {plot}")
 
 
-@app.command("evaluate")
+@app.command("evaluate", cls=Command)
 @command
 def evaluate_command(
     scores: Annotated[Path, typer.Argument(help="Scores file written by `lstmae detect` (or any table).")],
@@ -351,7 +438,7 @@ def evaluate_command(
     """
     from ._atomic import atomic_write
     from .data.tables import read_table
-    from .metrics import detection_metrics
+    from .metrics import binary_labels, detection_metrics
 
     values = read_table(scores, columns=[score_column, predicted_column]).sequences
     if truth is not None and truth.startswith("builtin:"):
@@ -360,7 +447,7 @@ def evaluate_command(
             raise UsageError(f"{truth} has no labels.")
     else:
         labels = read_table(truth or scores, columns=[label_column]).sequences[:, 0]
-    metrics = detection_metrics(labels, values[:, 0], values[:, 1])
+    metrics = detection_metrics(binary_labels(labels, f"--label-column {label_column}"), values[:, 0], values[:, 1])
     for key, value in metrics.items():
         typer.echo(f"{key:16s} {value:.4f}")
     if output is not None:
@@ -368,7 +455,7 @@ def evaluate_command(
             json.dump(metrics, fh, indent=2)
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 def info(model: ModelArg) -> None:
     """Print a model's configuration, training summary, and its layers with shapes and parameter counts.
@@ -388,7 +475,7 @@ def info(model: ModelArg) -> None:
     typer.echo(est.summary().to_string())
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 def datasets() -> None:
     """List the built-in datasets (use them as builtin:NAME).
@@ -401,7 +488,7 @@ def datasets() -> None:
         typer.echo(f"{name:22s} {description}")
 
 
-@app.command()
+@app.command(cls=Command)
 @command
 def demo(output: Output = Path("demo-output"), epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 40,
          seed: Seed = 0, quiet: Quiet = False) -> None:
@@ -414,20 +501,17 @@ def demo(output: Output = Path("demo-output"), epochs: Annotated[int, typer.Opti
     run_demo(output, epochs=epochs, seed=seed, verbose=not quiet).print()
 
 
-plot_app = typer.Typer(no_args_is_help=True, help="Plots of what a model makes of the data.")
+plot_app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, help="Plots of what a model makes of the data.")
 app.add_typer(plot_app, name="plot")
 
 
-@plot_app.command("codes")
+@plot_app.command("codes", cls=Command)
 @command
 @reads_data
 def plot_codes_command(
     model: ModelArg,
     data: DataArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path("codes.png"),
-    labels: Annotated[Optional[str], typer.Option(
-        "--labels", help="Label column that colours the points: one label per sequence, or per time step of a "
-        "long series (a window takes the label of its last step). Built-in datasets bring their own.")] = None,
     method: Annotated[str, typer.Option("--method", help="pca or tsne.")] = "pca",
     max_points: Annotated[int, typer.Option(
         "--max-points", help="Plot at most this many codes (evenly spaced), to keep t-SNE fast.")] = 5000,
@@ -435,6 +519,9 @@ def plot_codes_command(
     window: Window = None, stride: Stride = None, quiet: Quiet = False, read: dict | None = None,
 ) -> None:
     """Map the code of every window or sequence to 2-D (PCA or t-SNE) and scatter them, coloured by label.
+
+    --label-column (or --labels): one label per sequence, or per time step of a long series (a
+    window takes the label of its last step); built-in datasets bring their own.
 
     Example: lstmae plot codes model/ fleet.parquet --id-column device --labels kind -o codes.png
     """
@@ -446,9 +533,9 @@ def plot_codes_command(
     if max_points < 2:
         raise UsageError(f"--max-points {max_points} is not valid; it must be at least 2.")
     est, ae = _load(model)
-    seqs, _ = _read(data, _spec(est), read, labels)
-    if labels is not None and seqs.labels is None:
-        raise UsageError(f"{data} has no labels; drop --labels or give data with a label column.")
+    seqs, _ = _read(data, _spec(est), read)
+    if read["label_column"] is not None and seqs.labels is None:
+        raise UsageError(f"{data} has no labels; drop --label-column or give data with a label column.")
     frame = codes_frame(ae, seqs, window, stride)
     codes, point_labels = frame.filter(like="code_").to_numpy(), frame["label"].to_numpy() if "label" in frame else None
     keep = np.unique(np.linspace(0, len(codes) - 1, min(max_points, len(codes))).round().astype(np.int64))
@@ -457,7 +544,7 @@ def plot_codes_command(
     _console(quiet).print(f"wrote a {method.lower()} map of {len(keep)} codes to {output}")
 
 
-@plot_app.command("model")
+@plot_app.command("model", cls=Command)
 @command
 def plot_model_command(
     model: ModelArg,

@@ -90,7 +90,7 @@ def run_demo(output: str | Path = "demo-output", epochs: int = 40, seed: int = 0
         plot_reconstruction(inputs[3], rec[3], output / "reconstruction.png", forecast=fc[3], future=future[3],
                             feature_names=data.feature_names),
         plot_scores(data.series, result.scores, result.threshold, output / "scores.png", labels=data.labels,
-                    predicted=result.labels),
+                    predicted=result.labels, errors=result.errors, feature_names=data.feature_names),
         plot_model(ae.module_, output / "model.png", seq_len=WINDOW),
     ]
     n_events = len(segments(data.labels[test]))

@@ -33,6 +33,10 @@ from .scoring import (ERROR_MODELS, THRESHOLDS, Detection, ErrorModel, find_even
 from .serialization import ModelFileError, read_model_dir, register, save_model_dir
 
 
+# the detector's parameters that, when given, replace the autoencoder's of the same name
+AE_SETTINGS = ("hidden_size", "epochs", "learning_rate", "batch_size", "verbose", "random_state", "n_threads")
+
+
 def default_autoencoder() -> LSTMAutoencoder:
     """The autoencoder a detector uses unless given one; chosen by measurement (docs/benchmarks.md)."""
     return LSTMAutoencoder(
@@ -54,12 +58,15 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     error_model : {"mean", "mahalanobis"}, default="mean"
         "mean": mean absolute error over features; "mahalanobis": EncDec-AD's Gaussian
         error model (see the module docstring). The default was chosen by measurement.
-    threshold : {"contamination", "k-sigma", "max", "f-beta"}, default="k-sigma"
+    threshold : {"contamination", "k-sigma", "max", "f-beta"} or None, default=None
         How ``threshold_`` is set on held-out normal scores: their ``1 - contamination``
         quantile; their mean + ``k_sigma`` standard deviations; their maximum; or the
         threshold maximising F-beta on labelled validation data (``validation_data`` in
-        ``fit`` / ``validation_series`` in ``fit_series``).
-    contamination : float, default=0.01
+        ``fit`` / ``validation_series`` in ``fit_series``). None (as in PyOD and
+        scikit-learn): "contamination" when `contamination` is given, else "k-sigma".
+    contamination : float or None, default=None
+        Expected share of anomalies; giving it sets the threshold (see `threshold`); with
+        ``threshold="contamination"`` and None, 0.01.
     k_sigma : float, default=4.0
     beta : float, default=1.0
         F-beta's beta (EncDec-AD used 0.1, favouring precision).
@@ -67,6 +74,9 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         Fraction of the normal training data held out for the error model and threshold.
     window, stride : int or None, default None and 1
         Windowing of long series for ``fit_series`` / ``score_series`` / ``detect_series``.
+    hidden_size, epochs, learning_rate, batch_size, verbose : optional
+        Autoencoder settings without building an `LSTMAutoencoder` by hand (PyOD style):
+        when given, they replace those of `autoencoder` (or of the default one).
     random_state : int or None
         Passed to the autoencoder when given.
     n_threads : int or None
@@ -88,13 +98,18 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self,
         autoencoder: LSTMAutoencoder | None = None,
         error_model: str = "mean",
-        threshold: str = "k-sigma",
-        contamination: float = 0.01,
+        threshold: str | None = None,
+        contamination: float | None = None,
         k_sigma: float = 4.0,
         beta: float = 1.0,
         holdout: float = 0.25,
         window: int | None = None,
         stride: int = 1,
+        hidden_size: int | None = None,
+        epochs: int | None = None,
+        learning_rate: float | None = None,
+        batch_size: int | None = None,
+        verbose: Any = None,
         random_state: int | None = None,
         n_threads: int | None = None,
     ) -> None:
@@ -107,14 +122,19 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self.holdout = holdout
         self.window = window
         self.stride = stride
+        self.hidden_size = hidden_size
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.verbose = verbose
         self.random_state = random_state
         self.n_threads = n_threads
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
         check_choice("error_model", self.error_model, ERROR_MODELS)
-        check_choice("threshold", self.threshold, THRESHOLDS)
-        check_number("contamination", self.contamination, 0.0, 0.5, low_inclusive=False)
+        check_choice("threshold", self.threshold, (*THRESHOLDS, None))
+        check_number("contamination", self.contamination, 0.0, 0.5, low_inclusive=False, allow_none=True)
         check_number("k_sigma", self.k_sigma, 0.0)
         check_number("beta", self.beta, 0.0, low_inclusive=False)
         check_number("holdout", self.holdout, 0.0, 1.0, low_inclusive=False)
@@ -130,14 +150,19 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
                 "the autoencoder has task='predict', which has no reconstruction decoder; anomaly scores need "
                 "task='reconstruct' or 'composite'."
             )
-        if self.random_state is not None:
-            ae.set_params(random_state=self.random_state)
-        if self.n_threads is not None:
-            ae.set_params(n_threads=self.n_threads)
+        ae.set_params(**{k: v for k, v in self.get_params(deep=False).items() if v is not None and k in AE_SETTINGS})
         return ae
 
+    @property
+    def threshold_rule(self) -> str:
+        """The threshold rule in force: `threshold`, or by default "contamination" when given, else "k-sigma"."""
+        if self.threshold is not None:
+            return self.threshold
+        return "contamination" if self.contamination is not None else "k-sigma"
+
     def _fit_threshold(self, normal_scores: np.ndarray, val_scores: np.ndarray | None = None, val_labels=None):
-        self.set_threshold(fit_threshold(self.threshold, normal_scores, contamination=self.contamination,
+        contamination = 0.01 if self.contamination is None else self.contamination
+        self.set_threshold(fit_threshold(self.threshold_rule, normal_scores, contamination=contamination,
                                          k_sigma=self.k_sigma, beta=self.beta, val_scores=val_scores,
                                          val_labels=val_labels))
 
@@ -281,7 +306,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
 
     @classmethod
     def from_autoencoder(cls, autoencoder: LSTMAutoencoder, window: int | None = None, stride: int | None = None,
-                         threshold: str = "k-sigma", k_sigma: float = 4.0, contamination: float = 0.01,
+                         threshold: str = "k-sigma", k_sigma: float = 4.0, contamination: float | None = None,
                          feature_names: list[str] | None = None,
                          threshold_value: float | None = None) -> "LSTMAnomalyDetector":
         """A fitted detector around an already fitted autoencoder, without training or refitting anything.
@@ -322,8 +347,9 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         det.error_model_.scale_ = stats.feature_std.copy() if stats is not None else np.ones(n)
         if threshold_value is None:
             q = stats.score_quantiles
+            share = 0.01 if contamination is None else contamination
             threshold_value = {"k-sigma": stats.score_mean + k_sigma * stats.score_std,
-                               "contamination": float(np.interp(1.0 - contamination, np.linspace(0, 1, len(q)), q)),
+                               "contamination": float(np.interp(1.0 - share, np.linspace(0, 1, len(q)), q)),
                                "max": float(q[-1])}[threshold]
         det.set_threshold(threshold_value)
         det.level_ = "point" if window is not None else "sequence"

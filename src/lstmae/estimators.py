@@ -9,13 +9,14 @@ import os
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._base import SequenceEstimator, resolve_device, scaled_batch, seed_from, validation_count
 from .config import ModelConfig
 from .data.scaling import SequenceScaler
-from .data.sequences import Padded, as_numeric, check_finite, restore_form, to_padded, to_series
+from .data.sequences import Padded, as_numeric, check_finite, frame_to_series, restore_form, to_padded, to_series
 from .data.spec import DataSpec
 from .data.windows import sliding_windows
 from .modules import Autoencoder
@@ -101,8 +102,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         same numbers on the same CPU type; the global torch RNG is left untouched.
     device : str, default="auto"
         "auto" uses CUDA when present, else the CPU; or "cpu", "cuda", "cuda:1", ...
-    verbose : bool, default=False
-        Show a progress bar with the losses while training.
+    verbose : bool or "auto", default="auto"
+        Show a progress bar with the losses while training. "auto" (as Keras): in a
+        terminal or a notebook, not when output goes to a pipe or a file, nor under tests.
     n_threads : int or None, default=None
         CPU threads for torch's work in ``fit``, ``transform`` and the other methods;
         None chooses by the work's size and the CPUs this process may use (see the
@@ -158,7 +160,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         clip_grad_norm: float | None = 1.0,
         random_state: Any = None,
         device: str = "auto",
-        verbose: bool = False,
+        verbose: bool | str = "auto",
         n_threads: int | None = None,
     ) -> None:
         self.task = task
@@ -330,6 +332,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
                    **fit_params: Any) -> "LSTMAutoencoder":
         """Train on the windows of one long series (T,) or (T, F): `window` steps every `stride`.
 
+        A DataFrame is one series: its numeric columns are the features (their names are kept),
+        a DatetimeIndex or datetime column the time axis.
+
         With task "predict" or "composite" each window is followed by its ``horizon`` target
         steps. The windowing (and the feature names) are stored (``data_spec_``), so the
         ``*_series`` methods and the command line cut new data the same way. Returns self.
@@ -338,6 +343,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
 
         window, stride = check_int("window", window, 1), check_int("stride", stride, 1)
         span = window + (self.horizon if self.task in ("predict", "composite") else 0)
+        if feature_names is None and isinstance(series, pd.DataFrame):
+            feature_names = frame_to_series(series)[1]
         arr = to_series(series, "series", span)
         self.fit(np.ascontiguousarray(sliding_windows(arr, span, stride)), **fit_params)
         names = None if feature_names is None else [str(n) for n in feature_names]

@@ -1,10 +1,20 @@
 """Results as tables whose rows carry the data's keys, for data read from files (`SequenceData`).
 
-What the command line writes, and what a Python user gets from the same call: one long
-series gives one row per time point (``t``) or per window (``start``, ``end``); a set of
-sequences gives one row per sequence (``id``) or per sequence step (``id``, ``step``).
+What the command line writes, and what a Python user gets from the same call, so results
+join back to the data. Keys: the user's time column (its own name and values, timestamps
+included; ``t``, the point number, when the data has none) and id column (``id``):
+
+- one long series: one row per time point (the time column), or per window (``start``,
+  ``end``: the times of its first and last point); forecasts continue the time column at the
+  series' frequency;
+- a set of sequences: one row per sequence (``id``) or per step (``id`` and the time column,
+  or ``step``).
+
+Labels read with the data (a label column) are carried into the rows (``label``).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -21,9 +31,46 @@ def _ids(data: SequenceData, n: int) -> np.ndarray:
     return np.asarray(data.ids if data.ids is not None else np.arange(n), dtype=object)
 
 
-def _per_step(data: SequenceData, parts: list[np.ndarray], names: list[str]) -> pd.DataFrame:
+def time_key(data: SequenceData) -> tuple[str, np.ndarray]:
+    """(name, values) of a series' time axis: its time column, or ``t`` = 0, 1, ... without one."""
+    if data.time is not None and data.kind == "series":
+        return data.roles.get("time_column") or "time", np.asarray(data.time)
+    return "t", np.arange(len(data.sequences) if data.kind == "series" else 0)
+
+
+def future_times(times: np.ndarray, k: int) -> np.ndarray:
+    """The `k` times after `times` at its frequency (dates: pandas' inferred frequency, else the
+    median step; numbers: the median step)."""
+    times = np.asarray(times)
+    if np.issubdtype(times.dtype, np.datetime64):
+        recent = pd.DatetimeIndex(times[-200:])
+        freq = pd.infer_freq(recent) if len(recent) >= 3 else None
+        if freq is not None:
+            return pd.date_range(recent[-1], periods=k + 1, freq=freq)[1:].to_numpy()
+    if len(times) < 2:
+        raise ValueError("a forecast's times need at least two time points to find the frequency.")
+    step = np.median(np.diff(times[-200:]))
+    if np.issubdtype(times.dtype, np.integer) and float(step).is_integer():
+        step = int(step)  # integer times stay integers
+    return times[-1] + step * np.arange(1, k + 1)
+
+
+def _with_labels(frame: pd.DataFrame, labels) -> pd.DataFrame:
+    if labels is not None and len(labels) == len(frame):
+        frame["label"] = np.asarray(labels)
+    return frame
+
+
+def _per_step(data: SequenceData, parts: list[np.ndarray], names: list[str],
+              times: list[np.ndarray] | None = None) -> pd.DataFrame:
+    """One row per step of every sequence: ``id``, the time column (`times`, one array per
+    sequence; default: the data's own) or ``step`` without one, then the values."""
     frame = pd.DataFrame(np.concatenate(parts), columns=names)
-    frame.insert(0, "step", np.concatenate([np.arange(len(p)) for p in parts]))
+    times = times if times is not None else data.time
+    if times is not None:
+        frame.insert(0, data.roles.get("time_column") or "time", np.concatenate([np.asarray(t) for t in times]))
+    else:
+        frame.insert(0, "step", np.concatenate([np.arange(len(p)) for p in parts]))
     frame.insert(0, "id", np.repeat(_ids(data, len(parts)), [len(p) for p in parts]))
     return frame
 
@@ -40,13 +87,13 @@ def codes_frame(ae: LSTMAutoencoder, data: SequenceData, window: int | None = No
         window, stride = ae.series_windowing(window, stride)
         codes = ae.transform_series(data.sequences, window, stride)
         starts = window_starts(len(data.sequences), window, stride)
-        keys = pd.DataFrame({"start": starts, "end": starts + window})
+        _, times = time_key(data)
+        keys = pd.DataFrame({"start": times[starts], "end": times[starts + window - 1]})
         labels = None if labels is None else window_end_values(labels, window, stride)
     else:
         codes = ae.transform(data.sequences)
         keys = pd.DataFrame({"id": _ids(data, len(codes))})
-    if labels is not None:
-        keys["label"] = labels
+    keys = _with_labels(keys, labels)
     return keys.join(pd.DataFrame(codes, columns=[f"code_{i}" for i in range(codes.shape[1])]))
 
 
@@ -57,7 +104,7 @@ def reconstruction_frame(ae: LSTMAutoencoder, data: SequenceData, window: int | 
         return _per_step(data, ae.reconstruct(data.sequences), list(data.feature_names))
     rec = ae.reconstruct_series(data.sequences, window, stride, progress=progress)
     frame = pd.DataFrame(rec, columns=list(data.feature_names))
-    frame.insert(0, "t", np.arange(len(rec)))
+    frame.insert(0, *time_key(data))
     return frame
 
 
@@ -66,29 +113,48 @@ def forecast_frame(ae: LSTMAutoencoder, data: SequenceData, window: int | None =
     if data.kind == "series":
         fc = ae.predict_series(data.sequences, window)
         frame = pd.DataFrame(fc, columns=list(data.feature_names))
-        frame.insert(0, "t", np.arange(len(data.sequences), len(data.sequences) + len(fc)))
+        name, times = time_key(data)
+        frame.insert(0, name, future_times(times, len(fc)) if data.time is not None
+                     else np.arange(len(times), len(times) + len(fc)))
         return frame
     if not ae.config_.has_prediction:
         raise ValueError(f"this model was fitted with task={ae.config_.task!r}, which has no prediction decoder; "
                          "forecasts need task='predict' or 'composite'.")
     fc = ae.predict(data.sequences)
-    return _per_step(data, list(fc), list(data.feature_names))
+    times = None if data.time is None else [future_times(t, fc.shape[1]) for t in data.time]  # each one continued
+    return _per_step(data, list(fc), list(data.feature_names), times)
+
+
+class DetectionTables(NamedTuple):
+    scores: pd.DataFrame
+    events: pd.DataFrame
+    threshold: float
+    errors: np.ndarray | None  # (T, F) per-point errors of a series (the error map), else None
 
 
 def detection_frames(det: LSTMAnomalyDetector, data: SequenceData, threshold: float | None = None,
-                     progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """(scores, events, threshold used): ``score`` and 0/1 ``anomaly`` per time point (``t``) or sequence
-    (``id``); events are runs of flagged points (start, end, peak, peak_score, top_features) or sequences."""
+                     progress: bool = False) -> DetectionTables:
+    """(scores, events, threshold used, errors): ``score`` and 0/1 ``anomaly`` per time point or sequence
+    (``id``); events are runs of flagged points (``start``, ``end``: first and last point, ``peak``,
+    as times; ``peak_score``, ``points``, ``top_features``: the features that deviate most) or of
+    consecutive flagged sequences."""
     threshold = det.threshold_ if threshold is None else float(threshold)
     if data.kind == "series":
         result = det.detect_series(data.sequences, threshold=threshold, progress=progress)
-        scores = pd.DataFrame({"t": np.arange(len(result.scores)), "score": result.scores, "anomaly": result.labels})
-        return scores, result.events_frame(), threshold
+        name, times = time_key(data)
+        scores = pd.DataFrame({name: times, "score": result.scores, "anomaly": result.labels})
+        events = pd.DataFrame(
+            [{"start": times[e["start"]], "end": times[e["end"] - 1], "peak": times[e["peak"]],
+              "peak_score": e["peak_score"], "points": e["end"] - e["start"], "top_features": ",".join(e["top_features"])}
+             for e in result.events], columns=["start", "end", "peak", "peak_score", "points", "top_features"])
+        return DetectionTables(_with_labels(scores, data.labels), events, threshold, result.errors)
     values = det.anomaly_score(data.sequences)
     flagged = (values > threshold).astype(np.int64)
-    scores = pd.DataFrame({"id": _ids(data, len(values)), "score": values, "anomaly": flagged})
-    events = pd.DataFrame([{"start": s, "end": e} for s, e in segments(flagged)], columns=["start", "end"])
-    return scores, events, threshold
+    ids = _ids(data, len(values))
+    scores = pd.DataFrame({"id": ids, "score": values, "anomaly": flagged})
+    events = pd.DataFrame([{"start": ids[s], "end": ids[e - 1], "sequences": e - s} for s, e in segments(flagged)],
+                          columns=["start", "end", "sequences"])
+    return DetectionTables(_with_labels(scores, data.labels), events, threshold, None)
 
 
 def fit_data(model: LSTMAutoencoder | LSTMAnomalyDetector, data: SequenceData, spec: DataSpec,
@@ -126,5 +192,6 @@ def describe(model) -> pd.DataFrame:
             rows.append((f"data {key}", ", ".join(value) if isinstance(value, list) else str(value)))
     if isinstance(model, LSTMAnomalyDetector):
         rows += [("error model", model.error_model_.kind),
-                 ("threshold", f"{model.threshold_:.5g} ({model.threshold}, fitted per {model.level_})")]
+                 ("threshold", f"{model.threshold_:.5g} ({model.threshold_rule}, fitted per {model.level_})"),
+                 ("feature names", ", ".join(model.feature_names_))]
     return pd.DataFrame(rows, columns=["item", "value"])

@@ -34,8 +34,26 @@ def _prf(tp_p: float, n_p: float, tp_r: float, n_r: float) -> tuple[float, float
     return precision, recall, f1
 
 
+def binary_labels(labels, name: str = "labels") -> np.ndarray:
+    """0/1 labels as int8, refusing anything else (a column of temperatures is not a label column)."""
+    raw = np.asarray(labels).ravel()
+    if raw.dtype == bool:
+        return raw.astype(np.int8)
+    try:
+        values = raw.astype(np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or not np.isin(values[~np.isnan(values)], (0.0, 1.0)).all() or np.isnan(values).any():
+        shown = ", ".join(map(repr, list(dict.fromkeys(raw.tolist()))[:4]))
+        raise ValueError(
+            f"{name} must be 0/1 (1 = anomaly), but they hold other values (e.g. {shown}); give the column of "
+            "true anomaly labels."
+        )
+    return values.astype(np.int8)
+
+
 def _check(labels, predicted) -> tuple[np.ndarray, np.ndarray]:
-    labels = (np.asarray(labels).ravel() > 0).astype(np.int8)
+    labels = binary_labels(labels)
     predicted = (np.asarray(predicted).ravel() > 0).astype(np.int8)
     if labels.shape != predicted.shape:
         raise ValueError(f"labels have {labels.size} points but predictions {predicted.size}; they must align.")
@@ -62,9 +80,9 @@ def detection_metrics(labels, scores, predicted=None) -> dict[str, float]:
     """All metrics at once: ROC-AUC, PR-AUC of `scores` (higher = more anomalous) and,
     when `predicted` flags are given, point-wise and event-wise precision/recall/F1.
 
-    NaN scores (points no window covered) are left out of the AUCs.
+    NaN scores (points no window covered) are left out of the AUCs. Labels must be 0/1.
     """
-    labels = (np.asarray(labels).ravel() > 0).astype(np.int8)
+    labels = binary_labels(labels)
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if labels.shape != scores.shape:
         raise ValueError(f"labels have {labels.size} points but scores {scores.size}; they must align.")

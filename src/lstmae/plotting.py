@@ -50,58 +50,325 @@ def plot_history(history: dict, path: str | os.PathLike) -> Path:
     return _save(fig, path)
 
 
+_DATE_STEP_NS = 1_000_000_000  # step assumed around a single datetime point (one second)
+
+
+class _TimeAxis:
+    """x values of the points, their kind ("index", "number", "seconds", "date"), time zone, axis label."""
+
+    def __init__(self, x: np.ndarray, kind: str, tz=None, label: str = "point") -> None:
+        self.x, self.kind, self.tz, self.label = x, kind, tz, label
+
+    @property
+    def is_date(self) -> bool:
+        return self.kind == "date"
+
+    def edges(self) -> np.ndarray:
+        """Cell edges: halfway between neighbouring points, half a step beyond the ends (len + 1)."""
+        if self.is_date:
+            v = self.x.astype("datetime64[ns]").astype(np.int64)
+            d = np.diff(v) if len(v) > 1 else np.array([_DATE_STEP_NS], dtype=np.int64)
+            half = d // 2
+            e = np.concatenate([[v[0] - half[0]], v[:-1] + half, [v[-1] + (d[-1] - half[-1])]])
+            return e.astype("datetime64[ns]")
+        v = np.asarray(self.x, dtype=np.float64)
+        d = np.diff(v) if len(v) > 1 else np.array([1.0])
+        return np.concatenate([[v[0] - d[0] / 2], v[:-1] + d / 2, [v[-1] + d[-1] / 2]])
+
+    def format(self, ax) -> None:
+        """Dates on the x-axis: matplotlib's concise date labels (in the data's time zone)."""
+        if self.is_date:
+            import matplotlib.dates as mdates
+
+            class Locator(mdates.AutoDateLocator):  # across a clock change two ticks can fall together
+                def __call__(self):
+                    return np.unique(super().__call__())
+
+            locator = Locator(tz=self.tz)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=self.tz))
+        ax.set_xlabel(self.label)
+
+
+def _time_axis(time, n: int, what: str = "points") -> _TimeAxis:
+    """The x-axis of `n` points: `time` (datetimes, timestamps, timedeltas or numbers) or the point index."""
+    if time is None:
+        return _TimeAxis(np.arange(n, dtype=np.float64), "index", label="point")
+    import pandas as pd
+
+    try:
+        idx = time if isinstance(time, pd.Index) else pd.Index(np.asarray(time) if np.ndim(time) else [time])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"time must be one-dimensional (datetimes or numbers): {exc}") from None
+    if idx.ndim != 1 or len(idx) != n:
+        raise ValueError(f"time has {len(idx)} values for {n} {what}; give one time per point.")
+    if isinstance(idx, pd.PeriodIndex):
+        idx = idx.to_timestamp()
+    if idx.dtype == object or idx.dtype.kind in "OSU":
+        try:
+            idx = pd.DatetimeIndex(pd.to_datetime(idx))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"time holds values that are neither datetimes nor numbers: {exc}") from None
+    if idx.hasnans:
+        raise ValueError("time holds missing values (NaN / NaT); give a time for every point.")
+    if not idx.is_monotonic_increasing:
+        raise ValueError("time must not decrease from one point to the next.")
+    if isinstance(idx, pd.DatetimeIndex):
+        tz = idx.tz
+        if tz is not None:  # plotted in UTC (monotone across clock changes), labelled in the data's zone
+            idx = idx.tz_convert("UTC").tz_localize(None)
+        return _TimeAxis(idx.to_numpy(dtype="datetime64[ns]"), "date", tz=tz, label="time")
+    if isinstance(idx, pd.TimedeltaIndex):
+        return _TimeAxis(idx.total_seconds().to_numpy(dtype=np.float64), "seconds", label="time (s)")
+    if idx.dtype.kind not in "iufb":
+        raise ValueError(f"time of dtype {idx.dtype} is neither datetimes nor numbers.")
+    return _TimeAxis(idx.to_numpy(dtype=np.float64), "number", label="time")
+
+
 def plot_reconstruction(
     original: np.ndarray, reconstruction: np.ndarray, path: str | os.PathLike,
     forecast: np.ndarray | None = None, future: np.ndarray | None = None, feature_names: list[str] | None = None,
+    time=None,
 ) -> Path:
-    """One sequence (L, F) and its reconstruction, and optionally forecast vs. true future (K, F)."""
+    """One sequence (L, F) and its reconstruction, and optionally forecast vs. true future (K, F).
+
+    `time`: the x values of the window (L, or L + K to place the forecast too; datetimes or
+    numbers); None: the time step.
+    """
     plt = _pyplot()
     original, reconstruction = np.asarray(original), np.asarray(reconstruction)
-    n_features = original.shape[1]
+    length, n_features = original.shape
+    k = 0 if forecast is None else np.asarray(forecast).shape[0]
+    t = None
+    if time is not None:
+        n = len(time)
+        t = _time_axis(time, n if n in (length, length + k) else length, what="steps of the window")
+        x = t.x
+        if k and len(x) == length:  # the forecast continues one step after another
+            step = x[-1] - x[-2] if length > 1 else (np.timedelta64(_DATE_STEP_NS, "ns") if t.is_date else 1.0)
+            x = np.concatenate([x, x[-1] + step * np.arange(1, k + 1)])
+        steps, ahead = x[:length], x[length:length + k]
+    else:
+        steps, ahead = np.arange(length), np.arange(length, length + k)
     fig, axes = plt.subplots(n_features, 1, figsize=(7, 1.8 * n_features + 0.6), sharex=True, squeeze=False)
-    steps = np.arange(original.shape[0])
     for f, ax in enumerate(axes[:, 0]):
         ax.plot(steps, original[:, f], color="black", lw=1.2, label="input")
         ax.plot(steps, reconstruction[:, f], color="tab:blue", ls="--", label="reconstruction")
         if forecast is not None:
-            ahead = np.arange(original.shape[0], original.shape[0] + forecast.shape[0])
             if future is not None:
                 ax.plot(ahead, future[:, f], color="black", lw=1.2, alpha=0.5, label="true future")
             ax.plot(ahead, forecast[:, f], color="tab:orange", ls="--", label="forecast")
         ax.set_ylabel(feature_names[f] if feature_names else f"feature {f}")
     axes[0, 0].legend(loc="upper right", fontsize="small", ncol=4)
-    axes[-1, 0].set_xlabel("time step")
+    if t is None:
+        axes[-1, 0].set_xlabel("time step")
+    else:
+        t.format(axes[-1, 0])
     fig.suptitle("Reconstruction and forecast of one window")
     return _save(fig, path)
 
 
-def plot_scores(
-    series: np.ndarray, scores: np.ndarray, threshold: float, path: str | os.PathLike,
-    labels: np.ndarray | None = None, predicted: np.ndarray | None = None,
-) -> Path:
-    """The series, the per-point anomaly scores with the threshold, true labels shaded in red."""
-    plt = _pyplot()
-    series = np.asarray(series)
+_MAX_PANELS = 8  # more features than this: one panel of z-scores instead of one panel each
+_MAX_MAP_COLUMNS = 3000  # longer error maps: neighbouring points merged (their maximum) to this many columns
+
+
+def _flags(values, n: int, name: str) -> np.ndarray | None:
+    """0/1 flags (T,) as booleans; NaN counts as 0."""
+    if values is None:
+        return None
+    v = np.asarray(values)
+    if v.ndim != 1 or len(v) != n:
+        raise ValueError(f"{name} has shape {v.shape} for {n} points; give one 0/1 flag per point.")
+    if v.dtype == bool:
+        return v
+    return np.nan_to_num(v.astype(np.float64), nan=0.0) > 0
+
+
+def _shade(ax, edges: np.ndarray, labels, predicted, legend: bool) -> None:
+    """True anomalies in red over the whole height, detected points as a dark band at the bottom.
+
+    Each flagged point covers its own cell (halfway to its neighbours), so a single flagged
+    point shows as well as a long event; x in data units (numbers or dates), y in axes units.
+    """
+    if labels is None and predicted is None:
+        return
+    ax.autoscale_view()
+    ylim = ax.get_ylim()  # a shading must not move the autoscaled y-limits (y is in axes units)
+    xs = np.repeat(edges, 2)[1:-1]  # [e0, e1, e1, e2, ...]: point i spans (e_i, e_i+1)
+    transform = ax.get_xaxis_transform()
+    if labels is not None:
+        ax.fill_between(xs, 0, 1, where=np.repeat(labels, 2), color="red", alpha=0.15, lw=0,
+                        transform=transform, label="true anomaly" if legend else None)
+    if predicted is not None:
+        ax.fill_between(xs, 0, 0.06, where=np.repeat(predicted, 2), color="black", alpha=0.65, lw=0,
+                        transform=transform, label="detected" if legend else None)
+    ax.set_ylim(ylim)
+
+
+def _zscores(series: np.ndarray) -> np.ndarray:
+    """Each column centred on its mean and divided by its standard deviation (constant columns: by 1)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        mean, std = np.nanmean(series, axis=0), np.nanstd(series, axis=0)
+    std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+    return (series - mean) / std
+
+
+def _short(name: str, width: int = 22) -> str:
+    """A y-label that fits beside a short panel: long names wrapped on two lines, then cut."""
+    import textwrap
+
+    if len(name) <= width:
+        return name
+    lines = textwrap.wrap(name, width)
+    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
+
+
+def _error_map(ax, edges: np.ndarray, errors: np.ndarray, names: list[str]):
+    """Per-feature errors as a features x time heatmap on the shared time axis, its colorbar beside it."""
+    n, n_features = errors.shape
+    values = errors
+    if n > _MAX_MAP_COLUMNS:  # merge neighbours (keep their largest error): fewer cells, peaks kept
+        k = -(-n // _MAX_MAP_COLUMNS)
+        starts = np.arange(0, n, k)
+        values = np.fmax.reduceat(errors, starts, axis=0)
+        edges = np.append(edges[starts], edges[-1])
+    values = np.ma.masked_invalid(values)
+    finite = errors[np.isfinite(errors)]
+    vmin = float(min(finite.min(), 0.0)) if finite.size else 0.0
+    vmax = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+    if not vmax > vmin:
+        vmax = float(finite.max()) if finite.size and finite.max() > vmin else vmin + 1.0
+    clipped = bool(finite.size and finite.max() > vmax)
+    mesh = ax.pcolormesh(edges, np.arange(n_features + 1), values.T, cmap="magma", vmin=vmin, vmax=vmax,
+                         shading="flat", rasterized=True)
+    ax.set_ylim(n_features, 0)  # feature 0 at the top, as in the panels above
+    step = max(1, -(-n_features // 20))  # at most about 20 names
+    ticks = np.arange(0, n_features, step)
+    ax.set_yticks(ticks + 0.5, [names[i] for i in ticks], fontsize="small" if n_features <= 12 else "x-small")
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylabel("error per\nfeature", fontsize="small")
+    cax = ax.inset_axes((1.01, 0.0, 0.012, 1.0))  # beside, not taken from the heatmap: x stays aligned
+    bar = ax.figure.colorbar(mesh, cax=cax, extend="max" if clipped else "neither")
+    bar.set_label("error", fontsize="small")
+    bar.ax.tick_params(labelsize="x-small")
+    return mesh
+
+
+def _scores_figure(
+    series: np.ndarray, scores: np.ndarray, threshold: float, labels: np.ndarray | None = None,
+    predicted: np.ndarray | None = None, *, time=None, feature_names: list[str] | None = None,
+    errors: np.ndarray | None = None, title: str | None = None,
+):
+    """The figure of `plot_scores`, not saved: feature panels, error map, score panel (top to bottom)."""
+    series = np.asarray(series, dtype=np.float64)
+    if series.ndim == 3 and series.shape[0] == 1:  # one series as a batch of one
+        series = series[0]
     if series.ndim == 1:
         series = series[:, None]
-    t = np.arange(series.shape[0])
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 5), sharex=True, height_ratios=[2, 1])
-    for f in range(series.shape[1]):
-        ax1.plot(t, series[:, f], lw=0.7)
-    ax1.set_ylabel("series")
-    ax2.plot(t, scores, color="tab:purple", lw=0.8, label="anomaly score")
-    ax2.axhline(threshold, color="tab:red", ls="--", lw=1, label="threshold")
-    for ax in (ax1, ax2):
-        if labels is not None:
-            ax.fill_between(t, 0, 1, where=np.asarray(labels) > 0, color="red", alpha=0.15,
-                            transform=ax.get_xaxis_transform(), label="true anomaly" if ax is ax2 else None)
-        if predicted is not None:
-            ax.fill_between(t, 0, 0.08, where=np.asarray(predicted) > 0, color="black", alpha=0.6,
-                            transform=ax.get_xaxis_transform(), label="detected" if ax is ax2 else None)
-    ax2.set_yscale("log")
-    ax2.set_xlabel("time")
-    ax2.legend(loc="upper left", fontsize="small", ncol=4)
-    ax1.set_title("Anomaly scores")
+    if series.ndim != 2 or series.shape[0] == 0:
+        raise ValueError(f"series must be shaped (T,) or (T, F) with T >= 1, got shape {series.shape}.")
+    n, n_features = series.shape
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(scores) != n:
+        raise ValueError(f"{len(scores)} scores for a series of {n} points; give one score per point.")
+    names = [str(s) for s in feature_names] if feature_names is not None else [f"feature {f}" for f in range(n_features)]
+    if len(names) != n_features:
+        raise ValueError(f"{len(names)} feature names for {n_features} features.")
+    if errors is not None:
+        errors = np.asarray(errors, dtype=np.float64)
+        if errors.ndim == 1 and n_features == 1:
+            errors = errors[:, None]
+        if errors.shape != (n, n_features):
+            raise ValueError(f"errors has shape {errors.shape}; give one error per point and feature, "
+                             f"shape {(n, n_features)}.")
+    labels, predicted = _flags(labels, n, "labels"), _flags(predicted, n, "predicted")
+    t = _time_axis(time, n)
+    edges = t.edges()
+
+    plt = _pyplot()
+    normalised = n_features > _MAX_PANELS
+    heights = [3.2] if normalised else [1.35] * n_features
+    if errors is not None:
+        heights.append(min(max(1.1, 0.2 * n_features + 0.5), 4.5))
+    heights.append(2.0)
+    fig, axes = plt.subplots(len(heights), 1, figsize=(11, sum(heights) + 0.9), sharex=True,
+                             height_ratios=heights, squeeze=False)
+    axes = list(axes[:, 0])
+    feature_axes = axes[:1] if normalised else axes[:n_features]
+    map_ax = axes[-2] if errors is not None else None
+    score_ax = axes[-1]
+
+    if normalised:
+        ax = feature_axes[0]
+        z = _zscores(series)
+        if n_features <= 20:  # the ten strong colours first, then their light partners
+            colors = plt.get_cmap("tab20").colors[0::2] + plt.get_cmap("tab20").colors[1::2]
+        else:
+            colors = plt.get_cmap("turbo")(np.linspace(0.05, 0.95, n_features))
+        for f in range(n_features):
+            ax.plot(t.x, z[:, f], lw=0.7, color=colors[f % len(colors)], label=names[f])
+        ax.set_ylabel("features, normalised\n(z-score)", fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", frameon=False,
+                  ncol=-(-n_features // 16), handlelength=1.2, borderaxespad=0.0)
+    else:
+        for f, ax in enumerate(feature_axes):
+            ax.plot(t.x, series[:, f], lw=0.8, color=f"C{f % 10}")
+            ax.set_ylabel(_short(names[f]), fontsize="small")
+    for ax in feature_axes:
+        ax.tick_params(axis="y", labelsize="x-small")
+        ax.margins(x=0)
+
+    if errors is not None:
+        _error_map(map_ax, edges, errors, names)
+
+    ax = score_ax
+    ax.plot(t.x, scores, color="tab:purple", lw=0.8, label="anomaly score")
+    finite = scores[np.isfinite(scores)]
+    log = bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 100)
+    if log:
+        ax.set_yscale("log")
+    if threshold is not None and np.isfinite(threshold) and (threshold > 0 or not log):
+        ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:.3g}")
+    ax.set_ylabel("anomaly score" + (" (log)" if log else ""), fontsize="small")
+    ax.tick_params(axis="y", labelsize="x-small")
+
+    for ax in axes:
+        _shade(ax, edges, labels, predicted, legend=ax is score_ax)
+    score_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small", frameon=False,
+                    borderaxespad=0.0)
+    score_ax.set_xlim(edges[0], edges[-1])  # shared by every panel: the error map's cells fill it
+    t.format(score_ax)
+    score_ax.tick_params(axis="x", labelsize="small")
+    axes[0].set_title(title if title is not None else "Anomaly scores")
+    fig.align_ylabels([a for a in axes if a is not map_ax])  # the map's names stand further out
+    fig.tight_layout(h_pad=0.4)
+    return fig
+
+
+def plot_scores(
+    series: np.ndarray, scores: np.ndarray, threshold: float, path: str | os.PathLike,
+    labels: np.ndarray | None = None, predicted: np.ndarray | None = None, *, time=None,
+    feature_names: list[str] | None = None, errors: np.ndarray | None = None, title: str | None = None,
+) -> Path:
+    """The series, its per-feature errors and the anomaly scores on one time axis; a PNG at `path`.
+
+    Top to bottom, all sharing the x-axis (`time`: datetimes, timestamps or numbers; None:
+    the point index):
+
+    * one panel per feature (its own y-scale, its name as y-label); more than 8 features are
+      drawn as z-scores on a single panel with a legend;
+    * with `errors` (T, F), the error map: each feature's error at each point as a heatmap;
+    * the anomaly score (NaN where no window covers a point), log scale when positive scores
+      span more than two decades, the `threshold` as a dashed line.
+
+    True anomalies (`labels`, 0/1 per point) are shaded red and detected points (`predicted`)
+    marked by a dark band at the bottom of every panel.
+    """
+    fig = _scores_figure(series, scores, threshold, labels, predicted, time=time, feature_names=feature_names,
+                         errors=errors, title=title)
     return _save(fig, path)
 
 

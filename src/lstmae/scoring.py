@@ -314,12 +314,14 @@ class Detection:
         ``end`` (exclusive), ``peak`` (index of the highest score), ``peak_score``,
         ``top_features`` (feature names, most deviant first)
     threshold : the threshold used
+    errors : (T, F) the error vector of every point (the error map behind the scores), or None
     """
 
     scores: np.ndarray
     labels: np.ndarray
     events: list[dict]
     threshold: float
+    errors: np.ndarray | None = None
 
     def events_frame(self):
         import pandas as pd
@@ -343,4 +345,4 @@ def find_events(scores: np.ndarray, threshold: float, vectors: np.ndarray, error
         order = np.argsort(-error_model.deviation(vectors[start:end]))[: min(top, vectors.shape[1])]
         events.append({"start": start, "end": end, "peak": peak, "peak_score": float(scores[peak]),
                        "top_features": [feature_names[i] for i in order]})
-    return Detection(scores=scores, labels=labels, events=events, threshold=float(threshold))
+    return Detection(scores=scores, labels=labels, events=events, threshold=float(threshold), errors=vectors)

@@ -49,6 +49,9 @@ class SequenceData:
         ``(T,)`` per-step labels for a series, ``(N,)`` one label per sequence.
     source : str or None
         The file the data came from.
+    roles : dict
+        The columns that played a role: ``time_column``, ``id_column``, ``label_column``
+        (None when absent), whether given or recognised (see `lstmae.data.tables.read_table`).
     """
 
     sequences: np.ndarray | list[np.ndarray]
@@ -58,6 +61,7 @@ class SequenceData:
     kind: Literal["series", "sequences"] = "series"
     labels: np.ndarray | None = None
     source: str | None = field(default=None, repr=False)
+    roles: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ("series", "sequences"):

@@ -233,13 +233,17 @@ def read_data(source: str, spec: DataSpec | None = None, *, columns: list[str] |
     """Read a file or ``builtin:NAME`` the way `spec` says (e.g. a model's ``data_spec_``).
 
     `columns` (feature columns) and `roles` (``time_column``, ``id_column``,
-    ``label_column``, ``layout``, ``fill``; None keeps the spec's) override the spec.
-    The model's feature columns are chosen by name, so extra columns in the file are
-    ignored. Returns the data and the spec it was read with (kind and feature names filled in).
+    ``label_column``, ``exclude``, ``layout``, ``fill``; None keeps the spec's) override
+    the spec. The model's feature columns are chosen by name, so extra columns in the file
+    are ignored; a missing one is an error that names it. A label column is never required
+    (a 0/1 column named like labels is recognised, see `read_table`). Returns the data and
+    the spec it was read with (kind, feature names and the columns' roles filled in).
     """
     from lstmae.data.tables import read_table
 
-    spec = (spec or DataSpec()).replace(**{k: v for k, v in roles.items() if v is not None})
+    given = {k: v for k, v in roles.items() if v is not None and k != "exclude"}
+    # a model's label column is not required in new data (labels are recognised by name anyway)
+    spec = (spec or DataSpec()).replace(label_column=None).replace(**given)
     if columns is not None:
         spec = spec.replace(feature_names=list(columns))
     # in the rows layout the columns are time steps: only columns given here select them
@@ -248,5 +252,7 @@ def read_data(source: str, spec: DataSpec | None = None, *, columns: list[str] |
         data = load_sequence_data(str(source)[len("builtin:"):])
     else:
         data = read_table(source, columns=chosen, time_column=spec.time_column, id_column=spec.id_column,
-                          layout=spec.layout, fill=spec.fill, label_column=spec.label_column)
-    return data, spec.replace(kind=data.kind, feature_names=list(data.feature_names))
+                          layout=spec.layout, fill=spec.fill, label_column=spec.label_column,
+                          exclude=roles.get("exclude"))
+    found = {k: v for k, v in data.roles.items() if k in ("time_column", "id_column", "label_column")}
+    return data, spec.replace(kind=data.kind, feature_names=list(data.feature_names), **found)

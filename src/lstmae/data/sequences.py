@@ -101,12 +101,10 @@ def check_float32(arr: np.ndarray, name: str, where: str = "") -> None:
 def _frame_to_sequences(df, name: str):
     import pandas as pd
 
-    non_numeric = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-    if non_numeric:
-        raise ValueError(
-            f"{name} has non-numeric columns {non_numeric}; drop them or select numeric columns."
-        )
     if isinstance(df.index, pd.MultiIndex):
+        non_numeric = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+        if non_numeric:
+            raise ValueError(f"{name} has non-numeric columns {non_numeric}; drop them or select numeric columns.")
         if df.index.nlevels != 2:
             raise ValueError(
                 f"{name} has a MultiIndex with {df.index.nlevels} levels; use two: (sequence id, time)."
@@ -114,7 +112,59 @@ def _frame_to_sequences(df, name: str):
         df = df.sort_index(level=1, sort_remaining=False, kind="stable")
         groups = df.groupby(level=0, sort=False)
         return [g.to_numpy(dtype=np.float64) for _, g in groups], LIST
+    if is_series_frame(df):
+        raise ValueError(
+            f"{name} is a table of {df.shape[0]} rows and {df.shape[1]} named columns "
+            f"({', '.join(map(str, list(df.columns)[:5]))}{', ...' if df.shape[1] > 5 else ''}){_time_hint(df)}: "
+            "one long (T, F) series, not sequences. Call fit_series(X, window=...) (transform_series, "
+            "detect_series, ...) to cut it into windows; for one sequence per row name the columns by "
+            "time step (0, 1, ...) or pass X.to_numpy()."
+        )
+    non_numeric = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if non_numeric:
+        raise ValueError(f"{name} has non-numeric columns {non_numeric}; drop them or select numeric columns.")
     return df.to_numpy(dtype=np.float64), None
+
+
+def _time_hint(df) -> str:
+    import pandas as pd
+
+    if isinstance(df.index, pd.DatetimeIndex):
+        return " indexed by time"
+    dates = [str(c) for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
+    return f" with the time column {dates[0]!r}" if dates else ""
+
+
+def is_series_frame(df) -> bool:
+    """Does a flat DataFrame look like one long (T, F) series rather than (N, L) sequences?
+
+    Yes when it is indexed by time, has a datetime column, or its columns have names that
+    are not time steps (not integers such as 0, 1, ... or "0", "1", ...).
+    """
+    import pandas as pd
+
+    if isinstance(df.index, pd.DatetimeIndex) or any(pd.api.types.is_datetime64_any_dtype(df[c]) for c in df.columns):
+        return True
+    return not all(isinstance(c, (int, np.integer)) or str(c).strip().lstrip("-").isdigit() for c in df.columns)
+
+
+def frame_to_series(df) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+    """A (T, F) DataFrame as (values, feature names, time values or None): a DatetimeIndex or
+    one datetime column is the time axis; the other columns must be numeric."""
+    import pandas as pd
+
+    time = df.index.to_numpy() if isinstance(df.index, pd.DatetimeIndex) else None
+    dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
+    if time is None and len(dates) == 1:
+        time = df[dates[0]].to_numpy()
+    features = [c for c in df.columns if c not in dates]
+    non_numeric = [c for c in features if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+    if non_numeric or len(dates) > 1:
+        raise ValueError(
+            f"the series has non-numeric columns {[str(c) for c in non_numeric + dates[1:]]}; keep the numeric "
+            "feature columns (and at most one time column), e.g. df[['a', 'b']]."
+        )
+    return df[features].to_numpy(dtype=np.float64), [str(c) for c in features], time
 
 
 def to_padded(X: Any, name: str = "X", n_features: int | None = None) -> Padded:
@@ -222,11 +272,15 @@ def restore_form(values: np.ndarray, lengths: np.ndarray | None, form: str):
 
 
 def to_series(series: Any, name: str = "series", min_length: int = 1) -> np.ndarray:
-    """Validate one long series (T,) or (T, F) (array, list or DataFrame of numbers): a (T, F) float array.
+    """Validate one long series (T,) or (T, F) (array, list, or DataFrame: see `frame_to_series`): (T, F) floats.
 
     Raises `ValueError` for the wrong number of dimensions, fewer than `min_length` points
     (e.g. one window), NaN or inf (naming the first), non-numeric data or values beyond float32.
     """
+    import pandas as pd
+
+    if isinstance(series, pd.DataFrame):
+        series = frame_to_series(series)[0]
     # a float array is used as is (no copy of a long series)
     arr = series if isinstance(series, np.ndarray) and series.dtype.kind == "f" else as_numeric(series, name, "")
     if arr.ndim == 1:

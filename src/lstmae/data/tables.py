@@ -76,8 +76,9 @@ def _resolve(spec: ColumnSpec, names: list[str], role: str, path: Path) -> str:
         stripped = {n.strip(): n for n in names}
         if spec.strip() in stripped:
             return stripped[spec.strip()]
+        param = {"column": "columns", "excluded column": "exclude"}.get(role, role)
         raise ValueError(
-            f"{role} {spec!r} not found in '{path}'; available columns: {columns_text(names)}"
+            f"{role} {spec!r} not found in '{path}' ({param}={spec!r}); available columns: {columns_text(names)}"
         )
     return spec
 
@@ -144,6 +145,54 @@ def _feature_matrix(df: pd.DataFrame, features: list[str], path: Path) -> np.nda
     return X if X.flags.writeable else X.copy()
 
 
+# --------------------------------------------------------------------------- roles
+TIME_NAMES = ("t", "time", "timestamp", "date", "datetime", "ds")
+LABEL_NAMES = ("label", "labels", "anomaly", "is_anomaly")
+
+
+def _parses_as_dates(col: pd.Series) -> bool:
+    sample = col.dropna().head(50)
+    if sample.empty or not (pd.api.types.is_object_dtype(sample) or pd.api.types.is_string_dtype(sample)):
+        return False
+    if not sample.map(lambda v: isinstance(v, str) and any(ch.isdigit() for ch in v)).all():
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            pd.to_datetime(sample, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+def _recognised_time(df: pd.DataFrame, exclude: Sequence[ColumnSpec] | None) -> str | None:
+    """The column that is obviously a time axis (dates, or an increasing column named like time), or None."""
+    skip = {str(c) for c in (exclude or [])}
+    dates = [str(c) for c in df.columns if str(c) not in skip and (
+        pd.api.types.is_datetime64_any_dtype(df[c]) or _parses_as_dates(df[c]))]
+    if len(dates) == 1:
+        return dates[0]
+    if dates:
+        return None  # several date columns: the user must say which
+    for c in df.columns:
+        col = df[c]
+        if str(c).strip().lower() in TIME_NAMES and str(c) not in skip and pd.api.types.is_numeric_dtype(col) \
+                and not pd.api.types.is_bool_dtype(col) and col.notna().all() and col.is_monotonic_increasing:
+            return str(c)
+    return None
+
+
+def _recognised_label(df: pd.DataFrame, exclude: Sequence[ColumnSpec] | None, time_column) -> str | None:
+    """A 0/1 column named like labels (label, anomaly, ...), or None."""
+    skip = {str(c) for c in (exclude or [])} | {str(time_column)}
+    for c in df.columns:
+        if str(c).strip().lower() in LABEL_NAMES and str(c) not in skip:
+            values = set(pd.unique(df[c].dropna()).tolist())
+            if values <= {0, 1, True, False}:
+                return str(c)
+    return None
+
+
 # --------------------------------------------------------------------------- read
 def read_table(
     path: str | os.PathLike[str],
@@ -154,6 +203,7 @@ def read_table(
     fill: Literal["ffill", "interpolate", "zero"] | None = None,
     *,
     label_column: ColumnSpec | None = None,
+    exclude: Sequence[ColumnSpec] | None = None,
     header: bool | None = None,
     key: str | None = None,
 ) -> SequenceData:
@@ -171,7 +221,12 @@ def read_table(
         column that ``DataFrame.to_csv`` writes is skipped). For ``.npy``/``.npz``
         files the columns are named ``"0"``, ``"1"``, ... (integers select them too).
     time_column : str or int, optional
-        Column used to sort rows (stable sort; numbers or dates); not a feature.
+        Column used to sort rows (stable sort; numbers or dates); not a feature. When
+        omitted (and `columns` is not given), a column of dates (a datetime column, or
+        text that parses as timestamps such as ISO 8601) is recognised as the time
+        column, and so is an increasing numeric column named ``t``, ``time``,
+        ``timestamp``, ``date``, ``datetime`` or ``ds``: a time axis is never a feature.
+        ``roles`` of the result says which columns played which role.
     id_column : str or int, optional
         ``layout="long"``: column whose values group rows into sequences.
         ``layout="rows"``: one id per row. Not a feature.
@@ -183,7 +238,12 @@ def read_table(
     label_column : str or int, optional
         Column of labels, not a feature: per time step for one series (``(T,)``),
         per sequence otherwise (``(N,)``; it must be constant within a sequence).
-        For UCR files (class label first, no header) pass ``label_column=0``.
+        For UCR files (class label first, no header) pass ``label_column=0``. When
+        omitted, a 0/1 column (not chosen in `columns`) named ``label``, ``labels``,
+        ``anomaly`` or ``is_anomaly`` is recognised as the label column: labels are
+        carried, never trained on.
+    exclude : sequence of str or int, optional
+        Columns that are not features (with the default `columns`).
     header : bool, optional
         Text files only: whether the first line holds column names. Default:
         detected: a first line made only of numbers (or empty cells) is data, so
@@ -250,6 +310,8 @@ def read_table(
                     f"'{path}' holds a 3-D (N, L, F) array, which has no time, id or label "
                     "columns; pass only columns= (feature indices) and fill="
                 )
+            if exclude:
+                raise ValueError(f"'{path}' holds a 3-D (N, L, F) array; choose its features with columns=, not exclude=")
             return _from_3d(arr, columns, fill, path, file_labels)
         if arr.ndim == 1:
             arr = arr[:, None]
@@ -259,7 +321,11 @@ def read_table(
         raise ValueError(f"'{path}' has column names but no data rows")
     if df.shape[1] == 0:
         raise ValueError(f"'{path}' has no columns")
-    data = _from_frame(df, path, columns, time_column, id_column, label_column, layout, fill)
+    if layout == "long":  # recognise the obvious roles among the columns not chosen as features
+        skip = [*(exclude or []), *(columns or [])]
+        time_column = time_column if time_column is not None else _recognised_time(df, skip)
+        label_column = label_column if label_column is not None else _recognised_label(df, skip, time_column)
+    data = _from_frame(df, path, columns, time_column, id_column, label_column, layout, fill, exclude)
     if file_labels is not None and data.labels is None:
         if len(file_labels) == (len(data.sequences) if data.kind == "series" else data.n_sequences):
             data.labels = np.asarray(file_labels)
@@ -275,6 +341,7 @@ def _from_frame(
     label_column: ColumnSpec | None,
     layout: Layout,
     fill: str | None,
+    exclude: Sequence[ColumnSpec] | None = None,
 ) -> SequenceData:
     df.columns = [str(c) for c in df.columns]
     names = list(df.columns)
@@ -293,7 +360,8 @@ def _from_frame(
     if columns is None:
         # Columns without a name in the header (pandas calls them "Unnamed: i"; e.g. the
         # index that DataFrame.to_csv writes) are not features unless selected.
-        features = [n for n in names if n not in special and not _UNNAMED.fullmatch(n)]
+        dropped = {_resolve(c, names, "excluded column", path) for c in (exclude or [])}
+        features = [n for n in names if n not in special and n not in dropped and not _UNNAMED.fullmatch(n)]
     else:
         features = []
         for spec in columns:
@@ -313,7 +381,9 @@ def _from_frame(
     source = str(path)
 
     if layout == "rows":
-        return _rows_layout(X, df, path, id_name, labels, fill, source)
+        data = _rows_layout(X, df, path, id_name, labels, fill, source)
+        data.roles = {"time_column": None, "id_column": id_name, "label_column": label_name}
+        return data
 
     mask = np.isnan(X)
     if fill is None and mask.any():
@@ -329,7 +399,8 @@ def _from_frame(
             labels = labels[order] if labels is not None else None
         if fill is not None:
             X = fill_missing(X, fill, names=features)  # type: ignore[arg-type]
-        return SequenceData(X, features, None, times, "series", labels, source)
+        return SequenceData(X, features, None, times, "series", labels, source,
+                            roles={"time_column": time_name, "id_column": None, "label_column": label_name})
 
     id_col = df[id_name]
     if id_col.isna().any():
@@ -361,7 +432,8 @@ def _from_frame(
             )
         seq_labels = lab[starts]
     ids = list(np.asarray(uniques).tolist())
-    return SequenceData(sequences, features, ids, time_list, "sequences", seq_labels, source)
+    return SequenceData(sequences, features, ids, time_list, "sequences", seq_labels, source,
+                        roles={"time_column": time_name, "id_column": id_name, "label_column": label_name})
 
 
 def _rows_layout(

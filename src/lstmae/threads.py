@@ -1,0 +1,200 @@
+"""How many CPU threads lstmae's own torch work uses, chosen by measurement, and applied only around it.
+
+PyTorch starts one OpenMP thread per core of the host (not of the container) and lets
+idle threads spin. One job alone gains from a second thread only when each operation is
+big enough; several jobs at once (``GridSearchCV(n_jobs=...)``, a detector per sensor, a
+notebook beside a training run, a CI runner) oversubscribe the cores, and every parallel
+operation then waits for a thread that is not running: on a 2-core machine three default
+detector fits took 10x longer each than alone (docs/benchmarks.md, "Threads under load").
+
+The policy (`choose_threads`), for ``n_threads=None``:
+
+1. ``LSTMAE_THREADS`` in the environment: an integer is used like ``n_threads``; ``torch``
+   leaves torch's own setting alone (PyTorch's default: the policy is off); ``auto`` or
+   unset: the rules below. The command line's ``--threads N`` sets it for its run.
+2. Inside a joblib worker (``GridSearchCV(n_jobs>1)``, ``Parallel(n_jobs>1)``, loky
+   processes or threads): 1 thread, as joblib / threadpoolctl limit nested parallelism.
+3. Else the work size: one thread per `WORK_PER_THREAD` multiply-adds of one time step of
+   a batch (the module's parameter count times the batch size; a recurrent step is one
+   small matrix product per layer), at least 1,
+4. never more than the CPUs the process may use (`cpu_budget`: the CPU affinity mask, the
+   cgroup v2 ``cpu.max`` / v1 ``cpu.cfs_quota_us`` quota, and ``OMP_NUM_THREADS`` when set).
+
+The choice depends on the parameters, the data's shape and the machine's configuration,
+never on the momentary load, so the same data, parameters, machine type and seed give the
+same model (the thread count changes how sums are split, hence the last bits of the
+weights). Training records it in ``history_["threads"]``.
+
+`thread_policy` applies the choice with ``torch.set_num_threads`` around the library's own
+fit and inference only, and restores the previous value afterwards: the caller's torch
+setting and environment are left as they were. ``n_threads`` (an int) overrides the policy
+and is used as given.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from ._validation import check_int
+
+ENV = "LSTMAE_THREADS"
+
+# Multiply-adds per time step (parameters x batch size) that make a second thread pay. Measured on a
+# 2-core AMD EPYC (docs/benchmarks.md, "Threads under load"): below it a second thread gains little
+# alone and loses several times over when other jobs share the cores.
+WORK_PER_THREAD = 8_000_000
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+# ---------------------------------------------------------------------------- what the process may use
+def affinity_cpus() -> int:
+    """CPUs in this process's affinity mask (``taskset``, ``--cpuset-cpus``); the CPU count without one."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _quota(text: str, period: str | None = None) -> float | None:
+    """CPUs a cgroup quota allows: v2 ``"max 100000"`` / ``"50000 100000"``, v1 quota and period; None = no limit."""
+    parts = text.split()
+    if period is not None:
+        parts = parts[:1] + period.split()[:1]
+    if len(parts) != 2 or parts[0] == "max":
+        return None
+    quota, per = int(parts[0]), int(parts[1])
+    return quota / per if quota > 0 and per > 0 else None
+
+
+def _own_cgroup_dirs(version: int) -> list[Path]:
+    """This process's cgroup directory and its parents (v2), or those of its ``cpu`` controller (v1)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        hid, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if version == 2 and hid == "0" and controllers == "":
+            mounts = [_CGROUP_ROOT]
+        elif version == 1 and "cpu" in controllers.split(","):
+            mounts = [_CGROUP_ROOT / "cpu,cpuacct", _CGROUP_ROOT / "cpu"]
+        else:
+            continue
+        rel = Path(path.strip().lstrip("/"))
+        dirs = []
+        for mount in mounts:
+            dirs += [mount / p for p in [rel, *rel.parents]]
+        return dirs
+    return []
+
+
+def cgroup_cpus() -> float | None:
+    """CPUs the cgroup quota allows (the smallest along this process's cgroup path); None when unlimited."""
+    limits = []
+    for d in dict.fromkeys([_CGROUP_ROOT, *_own_cgroup_dirs(2)]):
+        try:
+            limits.append(_quota((d / "cpu.max").read_text()))
+        except (OSError, ValueError):
+            pass
+    for d in dict.fromkeys([_CGROUP_ROOT / "cpu", _CGROUP_ROOT / "cpu,cpuacct", *_own_cgroup_dirs(1)]):
+        try:
+            limits.append(_quota((d / "cpu.cfs_quota_us").read_text(), (d / "cpu.cfs_period_us").read_text()))
+        except (OSError, ValueError):
+            pass
+    limits = [q for q in limits if q is not None]
+    return min(limits) if limits else None
+
+
+def env_threads() -> int | None:
+    """``OMP_NUM_THREADS`` as a positive int (its first level), None when unset or not a number."""
+    try:
+        value = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def cpu_budget() -> int:
+    """The most threads this process should run: affinity, cgroup quota (rounded up) and OMP_NUM_THREADS."""
+    budget = affinity_cpus()
+    quota = cgroup_cpus()
+    if quota is not None:
+        budget = min(budget, max(1, math.ceil(quota)))
+    env = env_threads()
+    if env is not None:
+        budget = min(budget, env)
+    return max(1, budget)
+
+
+def in_parallel_worker() -> bool:
+    """True inside a joblib worker of a parallel call (loky / multiprocessing process or thread, n_jobs > 1)."""
+    if "joblib" not in sys.modules:
+        return False
+    try:
+        from joblib.parallel import get_active_backend
+
+        backend, _ = get_active_backend()
+    except Exception:  # noqa: BLE001 - a joblib we do not know: no nesting information
+        return False
+    return bool(getattr(backend, "nesting_level", 0) or 0)
+
+
+# ---------------------------------------------------------------------------- the choice
+def step_work(module: nn.Module, batch_size: int) -> int:
+    """Multiply-adds of one time step of a batch, roughly: the module's parameter count times the batch size."""
+    return sum(p.numel() for p in module.parameters()) * max(1, int(batch_size))
+
+
+def auto_threads(work: int) -> int:
+    """The automatic choice for `work` multiply-adds per step (rules 2-4 of the module docstring)."""
+    if in_parallel_worker():
+        return 1
+    return max(1, min(cpu_budget(), int(work) // WORK_PER_THREAD))
+
+
+def choose_threads(n_threads: Any, work: int) -> int | None:
+    """Threads for the library's work: `n_threads` when given, else the policy; None = leave torch's setting."""
+    n = check_int("n_threads", n_threads, 1, allow_none=True, maximum=4096)
+    if n is not None:
+        return n
+    env = os.environ.get(ENV, "").strip().lower()
+    if env == "torch":
+        return None
+    if env not in ("", "auto"):
+        try:
+            return check_int(ENV, int(env), 1, maximum=4096)
+        except ValueError:
+            raise ValueError(f"{ENV}={os.environ[ENV]!r} is not valid; use an integer >= 1, 'auto' or "
+                             "'torch'.") from None
+    return auto_threads(work)
+
+
+@contextmanager
+def use_threads(n: int | None) -> Iterator[int]:
+    """``torch.set_num_threads(n)`` inside the block and the previous count back after it; yields the count used.
+
+    None leaves torch's setting alone. The setting is per calling thread (OpenMP), so other
+    threads of the process are not affected.
+    """
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield before
+        return
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
+
+
+def thread_policy(n_threads: Any, module: nn.Module, batch_size: int):
+    """`use_threads` with the count `choose_threads` picks for `module` at `batch_size` (the estimators' hook)."""
+    return use_threads(choose_threads(n_threads, step_work(module, batch_size)))
