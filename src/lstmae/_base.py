@@ -8,9 +8,13 @@ sequences, running the training loop, and writing / reading the model directory.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import dataclasses
 import os
 import random
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +24,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._validation import check_number
+from . import distributed
+from ._validation import check_bool, check_number
 from .config import ModelConfig
 from .data.scaling import SCALES, SequenceScaler
 from .data.sequences import Padded
@@ -133,6 +138,8 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
         check_number("clip_grad_norm", self.clip_grad_norm, 0.0, low_inclusive=False, allow_none=True)
         if self.scale not in SCALES:
             raise ValueError(f"scale={self.scale!r} is not valid; choose 'standard', 'minmax' or None.")
+        distributed.check_precision(getattr(self, "precision", "fp32"))
+        check_bool("warm_start", getattr(self, "warm_start", False))
         return TrainSettings(
             epochs=int(self.epochs), batch_size=int(self.batch_size), learning_rate=float(self.learning_rate),
             patience=None if self.patience is None else int(self.patience),
@@ -142,31 +149,86 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
 
     def _train(self, build: Callable[[], nn.Module], train: Batch, val: Batch | None, settings: TrainSettings,
                device: torch.device, seed: int, *, prepare: Callable[[nn.Module], tuple[list[Callback], dict | None]]
-               | None = None, monitor: Callable | None = None) -> tuple[nn.Module, dict]:
+               | None = None, monitor: Callable | None = None,
+               init: "Continuation | None" = None) -> tuple[nn.Module, dict]:
         """Build the module and train it under a forked, seeded torch RNG; returns (module in eval mode, history).
 
         `prepare(module) -> (callbacks, start_state)` sets up checkpointing / resuming. Torch's
         CPU threads follow `lstmae.threads` (``n_threads``) and are recorded in ``history["threads"]``.
+        `init` (`continuation`): start from fitted weights (and optimiser state) instead of
+        fresh ones. Under torchrun (``WORLD_SIZE > 1``) the module trains in
+        DistributedDataParallel (`lstmae.distributed`). Sets ``device_`` (the process's GPU
+        under torchrun) and ``optimizer_state_``; the history records ``processes``, ``device``,
+        ``precision`` (and ``epochs_before``, the epochs of the fits it continued).
         """
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            module = build()
-            with thread_policy(getattr(self, "n_threads", None), module, settings.batch_size) as threads:
-                generator = torch.Generator().manual_seed(seed)
-                callbacks, start_state = prepare(module) if prepare is not None else ([], None)
-                trainer = Trainer(module, settings, generator, device, callbacks=callbacks, monitor=monitor)
-                history = trainer.fit(train, val, start_state=start_state)
+        precision = getattr(self, "precision", "fp32")
+        with distributed.process_group(device) as world:
+            device = world.device
+            world.check_batch_size(settings.batch_size)
+            if not world.is_main:  # rank 0 alone shows progress
+                settings = dataclasses.replace(settings, verbose=False)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                module = build()
+                if init is not None:
+                    init.load_weights(module)
+                distributed.check_precision(precision, device, module)
+                with thread_policy(getattr(self, "n_threads", None), module, settings.batch_size) as threads:
+                    generator = torch.Generator().manual_seed(seed)
+                    callbacks, start_state = prepare(module) if prepare is not None else ([], None)
+                    trainer = Trainer(module, settings, generator, device, callbacks=callbacks, monitor=monitor,
+                                      world=world, precision=precision)
+                    if init is not None:
+                        init.load_optimizer(trainer.optimizer, settings.learning_rate)
+                    history = trainer.fit(train, val, start_state=start_state)
         history["threads"] = threads
+        history.update(processes=world.size, device=device.type, precision=precision)
+        if init is not None:
+            history["epochs_before"] = init.epochs_before
+        self.device_ = device
+        self.optimizer_state_ = _cpu_copy(trainer.optimizer.state_dict())
         return module.eval(), history
+
+    def continuation(self, n_features: int) -> "Continuation | None":
+        """What a fit continues from: the fitted weights and optimiser with ``warm_start=True`` (or in
+        `partial_fit`) on a fitted estimator; None (a fresh start) otherwise."""
+        if not (check_bool("warm_start", getattr(self, "warm_start", False)) and hasattr(self, "module_")):
+            return None
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but this {type(self).__name__} was fitted with {self.n_features_in_}; "
+                "warm_start and partial_fit continue the fitted model, so they need the same features (set "
+                "warm_start=False, or use a new estimator, to start over)."
+            )
+        h = getattr(self, "history_", None) or {}
+        return Continuation(
+            weights={k: v.detach().cpu().clone() for k, v in self.module_.state_dict().items()},
+            optimizer=getattr(self, "optimizer_state_", None),
+            epochs_before=int(h.get("epochs_before", 0)) + len(h.get("train_loss", [])),
+        )
+
+    @contextlib.contextmanager
+    def _one_pass(self):
+        """`partial_fit`: inside the block, `fit` makes one pass over all of X (no validation split, no early
+        stopping) and continues a fitted model (``warm_start``); the parameters come back afterwards."""
+        saved = {k: getattr(self, k) for k in ("epochs", "validation_split", "patience", "warm_start")}
+        self.epochs, self.validation_split, self.patience, self.warm_start = 1, 0.0, None, True
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                setattr(self, k, v)
 
     # ------------------------------------------------------------------ inference
     def _infer(self, fn: Callable[[Batch], dict[str, torch.Tensor]], data: Batch,
                time_keys: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """`fn` over `data` in batches of ``batch_size`` on the fitted device; numpy results."""
         self.module_.eval()
-        with thread_policy(getattr(self, "n_threads", None), self.module_, int(self.batch_size)):
+        with thread_policy(getattr(self, "n_threads", None), self.module_, int(self.batch_size)), \
+                distributed.inference_autocast(self.device_, getattr(self, "precision", "fp32"), self.module_):
             out = infer(fn, data, int(self.batch_size), self.device_, time_keys)
-        return {k: v.numpy() for k, v in out.items()}
+        # results of a bf16 / fp16 forward pass come back as float32, as numpy cannot hold bfloat16
+        return {k: (v.float() if v.dtype in (torch.bfloat16, torch.float16) else v).numpy() for k, v in out.items()}
 
     def summary(self, n_features: int | None = None, seq_len: int | None = None):
         """The layers in data-flow order with shapes and parameter counts (`lstmae.summary.ModelSummary`).
@@ -275,6 +337,51 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
+
+
+def _cpu_copy(state: Any) -> Any:
+    """A deep copy of an optimiser state dict with its tensors on the CPU."""
+    if torch.is_tensor(state):
+        return state.detach().cpu().clone()
+    if isinstance(state, dict):
+        return {k: _cpu_copy(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_cpu_copy(v) for v in state)
+    return copy.deepcopy(state)
+
+
+@dataclasses.dataclass
+class Continuation:
+    """Where a continued fit (``warm_start``, `partial_fit`, ``--init-from``) starts: the fitted `weights`,
+    the optimiser state (None: a fresh optimiser, e.g. for a loaded model), and the epochs trained so far."""
+
+    weights: dict
+    optimizer: dict | None
+    epochs_before: int
+
+    def load_weights(self, module: nn.Module) -> None:
+        try:
+            module.load_state_dict(self.weights)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()
+            raise ValueError(
+                "warm_start: the fitted weights do not fit the model these parameters build "
+                f"({first[1].strip() if len(first) > 1 else first[0] if first else exc}); keep the architecture "
+                "parameters, or set warm_start=False to train from scratch."
+            ) from None
+
+    def load_optimizer(self, optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
+        """Adam's moments and step counts continue; the learning rate is the current parameter's."""
+        if self.optimizer is None:
+            return
+        try:
+            optimizer.load_state_dict(self.optimizer)
+        except (ValueError, KeyError, RuntimeError) as exc:  # e.g. other parameter groups
+            warnings.warn(f"warm_start: the fitted optimiser state does not fit this optimiser ({exc}); "
+                          "Adam starts afresh from the fitted weights.", RuntimeWarning, stacklevel=4)
+            return
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
 
 
 def _check_restored(est: SequenceEstimator) -> None:

@@ -19,6 +19,16 @@ atomic and ordered: the new tensor file goes first, under a new name; then
 process killed at any moment leaves the previous checkpoint or the new one, whole.
 Loading checks the format version, the tensor file's SHA-256, the tensors' names and
 the fingerprint, and raises `CheckpointError` (a `ValueError`) saying what is wrong.
+
+Writers hold the directory's lock (`lstmae._atomic.directory_lock`), so two runs never
+interleave their files; the tensor file and ``checkpoint.json`` are staged and renamed
+together (`lstmae._atomic.AtomicGroup`). A failed write (no space, read-only, no
+permission) raises `lstmae._atomic.WriteError` naming the file and the cause, and leaves
+the previous checkpoint whole (and no directory this save created).
+
+`Checkpointer` also answers a stop request (SIGTERM, `lstmae.training.TrainingInterrupted`):
+its `on_interrupt` makes sure the checkpoint of the last completed epoch is on disk,
+also when ``every > 1`` skipped it (it keeps that epoch's state in memory until then).
 """
 from __future__ import annotations
 
@@ -35,7 +45,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ._atomic import atomic_path, atomic_write
+from ._atomic import AtomicGroup, atomic_path, atomic_write, directory_lock, make_dirs, remove_made_dirs
 from .serialization import sha256_file
 
 __all__ = ["CHECKPOINT_FILE", "CheckpointError", "Checkpointer", "data_fingerprint", "has_checkpoint",
@@ -45,7 +55,8 @@ FORMAT = "lstmae-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_FILE = "checkpoint.json"
 _TENSORS = re.compile(r"checkpoint-\d{6,}\.safetensors")
-_STRAY = re.compile(r"\.tmp-.*-(checkpoint\.json|checkpoint-\d{6,}\.safetensors)")
+_STRAY = re.compile(r"\.(tmp|bak)-.*-(checkpoint\.json|checkpoint-\d{6,}\.safetensors)")
+MAX_CHECKPOINT_JSON_BYTES = 64 << 20  # checkpoint.json is read only up to this size
 
 
 class CheckpointError(ValueError):
@@ -112,11 +123,24 @@ def _remove_stale(directory: Path, keep: str | None) -> None:
 
 
 def save_checkpoint(directory: str | os.PathLike, state: dict, fingerprint: dict) -> Path:
-    """Write `state` (from `lstmae.training.TrainState.capture`) as the directory's checkpoint."""
+    """Write `state` (from `lstmae.training.TrainState.capture`) as the directory's checkpoint.
+
+    Holds the directory's lock while writing; on a failed write (`lstmae._atomic.WriteError`)
+    the previous checkpoint stays whole and a directory this call created is removed.
+    """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise CheckpointError(f"cannot write checkpoints to {directory}: it is a file; give a directory path.")
-    directory.mkdir(parents=True, exist_ok=True)
+    made = make_dirs(directory)
+    try:
+        with directory_lock(directory):
+            return _save_checkpoint(directory, state, fingerprint)
+    except BaseException:
+        remove_made_dirs(made)
+        raise
+
+
+def _save_checkpoint(directory: Path, state: dict, fingerprint: dict) -> Path:
     tensors: dict[str, torch.Tensor] = {}
     for k, v in state["model"].items():
         tensors[f"model.{k}"] = v.detach().cpu().contiguous()
@@ -129,24 +153,25 @@ def save_checkpoint(directory: str | os.PathLike, state: dict, fingerprint: dict
         tensors["rng.cuda"] = state["cuda_rng"].cpu().contiguous()
     optimizer = _split_optimizer(state["optimizer"], tensors)
     name = f"checkpoint-{int(state['epoch']):06d}.safetensors"
-    with atomic_path(directory / name) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-        digest = sha256_file(tmp)
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "epoch": int(state["epoch"]),
-        "tensors": name,
-        "sha256": digest,
-        "fingerprint": fingerprint,
-        "best": float(state["best"]),
-        "has_best_state": state["best_state"] is not None,
-        "wait": int(state["wait"]),
-        "history": state["history"],
-        "optimizer": optimizer,
-    }
-    with atomic_write(directory / CHECKPOINT_FILE, "w") as fh:  # the commit
-        fh.write(json.dumps(meta, indent=1, allow_nan=True) + "\n")
+    with AtomicGroup() as group:  # the tensor file, then checkpoint.json (the commit), renamed together
+        with atomic_path(directory / name, group=group) as tmp:
+            save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+            digest = sha256_file(tmp)
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "epoch": int(state["epoch"]),
+            "tensors": name,
+            "sha256": digest,
+            "fingerprint": fingerprint,
+            "best": float(state["best"]),
+            "has_best_state": state["best_state"] is not None,
+            "wait": int(state["wait"]),
+            "history": state["history"],
+            "optimizer": optimizer,
+        }
+        with atomic_write(directory / CHECKPOINT_FILE, "w", group=group) as fh:
+            fh.write(json.dumps(meta, indent=1, allow_nan=True) + "\n")
     _remove_stale(directory, keep=name)
     return directory / CHECKPOINT_FILE
 
@@ -156,9 +181,16 @@ def clear_checkpoint(directory: str | os.PathLike) -> None:
     directory = Path(directory)
     if not directory.is_dir():
         return
-    with contextlib.suppress(FileNotFoundError):
-        (directory / CHECKPOINT_FILE).unlink()  # uncommit first
-    _remove_stale(directory, keep=None)
+    with directory_lock(directory):
+        try:
+            (directory / CHECKPOINT_FILE).unlink()  # uncommit first
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            from ._atomic import WriteError
+
+            raise WriteError(directory / CHECKPOINT_FILE, exc, "remove") from None
+        _remove_stale(directory, keep=None)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -212,8 +244,12 @@ def load_checkpoint(directory: str | os.PathLike, fingerprint: dict | None = Non
     if not path.is_file():
         return None
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CHECKPOINT_JSON_BYTES + 1)
+        if len(raw) > MAX_CHECKPOINT_JSON_BYTES:
+            raise ValueError(f"larger than {MAX_CHECKPOINT_JSON_BYTES >> 20} MiB")
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError, MemoryError) as exc:
         raise CheckpointError(f"{path} is corrupt (not valid JSON: {exc}); delete the directory to start over.") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an lstmae checkpoint; delete it or use another checkpoint directory.")
@@ -288,10 +324,28 @@ class Checkpointer:
         self.directory = Path(directory)
         self.fingerprint = fingerprint
         self.every = every
+        self.saved_epoch: int | None = None  # the epoch of the last checkpoint this callback wrote
+        self.pending: dict | None = None  # the state of the last completed epoch when it was not saved
 
     def on_epoch_end(self, state) -> None:
         if state.epoch % self.every == 0 or state.improved or state.last:
             save_checkpoint(self.directory, state.capture(), self.fingerprint)
+            self.saved_epoch, self.pending = state.epoch, None
+        else:  # kept (a CPU copy) so that a stop request can still save this epoch
+            self.pending = state.capture()
+
+    def on_interrupt(self, epoch: int) -> Path | None:
+        """Training stops after `epoch` completed epochs: make sure the checkpoint holds that epoch.
+
+        Returns the checkpoint directory when it holds `epoch` (None when no epoch ran since
+        the run started and the directory holds no checkpoint).
+        """
+        if self.pending is not None and self.pending["epoch"] == epoch:
+            save_checkpoint(self.directory, self.pending, self.fingerprint)
+            self.saved_epoch, self.pending = epoch, None
+        if self.saved_epoch == epoch or (self.saved_epoch is None and has_checkpoint(self.directory)):
+            return self.directory
+        return None
 
 
 # ------------------------------------------------------------------------------ estimators

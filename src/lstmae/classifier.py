@@ -74,6 +74,12 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         Early stopping: stop after this many epochs without a better validation
         accuracy (training loss without a validation split) and restore the best
         epoch's weights. None trains all ``epochs`` and keeps the last weights.
+    warm_start : bool, default=False
+        A second ``fit`` continues from the fitted weights, scaler, optimiser and classes
+        (new labels must be among ``classes_``) instead of starting over (see
+        `LSTMAutoencoder`; ``partial_fit`` makes one pass).
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        As in `LSTMAutoencoder`.
 
     Attributes
     ----------
@@ -118,6 +124,8 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         device: str = "auto",
         verbose: bool | str = "auto",
         n_threads: int | None = None,
+        warm_start: bool = False,
+        precision: str = "fp32",
     ) -> None:
         self.encoder = encoder
         self.freeze_encoder = freeze_encoder
@@ -140,6 +148,8 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         self.device = device
         self.verbose = verbose
         self.n_threads = n_threads
+        self.warm_start = warm_start
+        self.precision = precision
 
     def __sklearn_clone__(self) -> "LSTMClassifier":
         # as sklearn.base.clone, except that the encoder is passed on as is: a fitted
@@ -249,13 +259,16 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
                 "pass sequences with the autoencoder's features in the same order."
             )
         cfg = self._model_config(padded.n_features, source)
-        classes, y_idx = np.unique(y, return_inverse=True)
+        init = self.continuation(padded.n_features)
+        classes, y_idx = self._encode_classes(y, None if init is None else self.classes_)
         if len(classes) < 2:
             raise ValueError(
                 f"y has only one class ({classes[0]!r}); a classifier needs at least two classes."
             )
         weights = self._class_weights(classes, y_idx)
-        if source is not None:
+        if init is not None:  # a continued fit keeps its scaler
+            scaler = self.scaler_
+        elif source is not None:
             scaler = SequenceScaler.from_dict(source.scaler_.to_dict())  # a copy
         else:
             scaler = SequenceScaler.fit(padded.x, padded.mask(), self.scale)
@@ -280,17 +293,55 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
             return module
 
         self.module_, history = self._train(build, train, val, settings, device, seed,
-                                            monitor=error_rate if val is not None else None)
+                                            monitor=error_rate if val is not None else None, init=init)
         if "val_monitor" in history:
             history["val_accuracy"] = [1.0 - e for e in history.pop("val_monitor")]
         self.config_ = cfg
         self.scaler_ = scaler
         self.history_ = history
         self.classes_ = classes
-        self.device_ = device
         self.n_features_in_ = padded.n_features
-        self.data_spec_ = None
+        if init is None:
+            self.data_spec_ = None
         return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> "LSTMClassifier":
+        """One pass (one epoch) over new labelled sequences, continuing from the fitted weights, scaler,
+        optimiser and classes; on an unfitted classifier it starts like ``fit``.
+
+        `classes`: all the labels there will be, needed on the first call when its `y` does not
+        hold them all (as in scikit-learn); later calls may omit it. All of X trains
+        (``validation_split`` and ``patience`` do not apply). Returns self.
+        """
+        if classes is not None and hasattr(self, "module_"):
+            if not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+                raise ValueError(f"classes={list(np.unique(np.asarray(classes)))} differ from the classes of the "
+                                 f"first partial_fit ({self.classes_.tolist()}); they cannot change.")
+        self._first_classes = None if hasattr(self, "module_") else classes
+        try:
+            with self._one_pass():
+                return self.fit(X, y)
+        finally:
+            del self._first_classes
+
+    def _encode_classes(self, y: np.ndarray, known: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(classes, index of each label): the labels of y; or `known` ones (a continued fit), or those
+        given to the first `partial_fit`, which every label must be among."""
+        if known is None:
+            given = getattr(self, "_first_classes", None)
+            if given is None:
+                return np.unique(y, return_inverse=True)
+            known = np.unique(np.asarray(given))
+        lookup = {v: i for i, v in enumerate(known.tolist())}
+        idx = np.array([lookup.get(v, -1) for v in np.asarray(y).tolist()], dtype=np.int64)
+        if (idx < 0).any():
+            unknown = sorted({v for v, i in zip(np.asarray(y).tolist(), idx) if i < 0}, key=str)
+            raise ValueError(
+                f"y has labels {unknown} that are not among the classes {known.tolist()}; a continued fit "
+                "(warm_start, partial_fit) keeps the classes of the first one (give them all to the first "
+                "partial_fit with classes=...)."
+            )
+        return known, idx
 
     # ------------------------------------------------------------------ inference
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -83,7 +83,8 @@ def in_cli_terms(message: str, names) -> str:
 
 
 def command(fn):
-    """Turn expected errors into a one-line message in command-line terms and exit code 2."""
+    """Turn expected errors into a one-line message in command-line terms and exit code 2 (write failures
+    included: they name the file and the cause); training stopped by SIGTERM exits with 128 + 15 = 143."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -96,6 +97,12 @@ def command(fn):
             text = in_cli_terms(" ".join(text.split()), inspect.signature(wrapper).parameters)
             typer.echo(f"error: {text or type(exc).__name__}", err=True)
             raise typer.Exit(2) from None
+        except Exception as exc:  # TrainingInterrupted (only once lstmae.training is loaded can it be one)
+            training = sys.modules.get("lstmae.training")
+            if training is None or not isinstance(exc, training.TrainingInterrupted) or _state["debug"]:
+                raise
+            typer.echo(f"error: {' '.join(exc.message('rerun with --resume').split())}", err=True)
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper
 
@@ -221,6 +228,12 @@ def _console(quiet: bool):
 
 
 # ---------------------------------------------------------------------------- commands
+Stream = Annotated[Optional[bool], typer.Option(
+    "--stream/--no-stream", metavar="", help="Read DATA chunk by chunk in bounded memory (default: for a directory of Parquet "
+    "or CSV files, and a Parquet, CSV or .npy file over 1 GiB); outputs are written as they are made (.parquet "
+    "or .csv).")]
+
+
 @app.command(cls=Command)
 @command
 @reads_data
@@ -262,17 +275,51 @@ def train(
     contamination: Annotated[float, typer.Option(help="With --threshold-method contamination.")] = 0.01,
     k_sigma: Annotated[float, typer.Option("--k-sigma", help="With --threshold-method k-sigma.")] = 4.0,
     holdout: Annotated[float, typer.Option(help="With --detector: fraction held out for the threshold.")] = 0.25,
-    seed: Seed = 0, quiet: Quiet = False, read: dict | None = None,
+    precision: Annotated[str, typer.Option(
+        help="fp32, bf16 or fp16: forward passes under autocast (fp16 needs a GPU).")] = "fp32",
+    nproc: Annotated[Optional[int], typer.Option(
+        "--nproc", min=1, help="Train one model with N processes on this machine: runs this command under "
+        "torchrun (for several machines call torchrun yourself).")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(
+        "--init-from", help="Continue a saved model: its architecture, weights, scaler and data reading; a fresh "
+        "optimiser.")] = None,
+    seed: Seed = 0, quiet: Quiet = False, stream: Stream = None, read: dict | None = None,
 ) -> None:
     """Train an LSTM autoencoder (or, with --detector, an anomaly detector) and save it as a model directory.
 
+    Under torchrun (or with --nproc N) the processes train one model together; rank 0 alone
+    prints and writes.
+
     Example: lstmae train sensors.csv --time-column t --task composite --window 64 --horizon 8 -o model/
     """
+    from . import distributed
+    from .data.sources import read_stream, should_stream
     from .detector import LSTMAnomalyDetector
     from .estimators import LSTMAutoencoder
     from .frames import fit_data
 
-    seqs, spec = _read(data, None, read)
+    if nproc is not None and distributed.env_world_size() > 1:
+        raise UsageError("--nproc starts torchrun itself; under torchrun already, leave --nproc out.")
+    if nproc is not None and nproc > 1:  # the launcher: this command line again, in N processes
+        argv = sys.argv[1:]
+        if not any(a == "--nproc" or a.startswith("--nproc=") for a in argv):
+            raise UsageError("--nproc relaunches the lstmae command line, which is not this program's; run "
+                             "torchrun --nproc-per-node N $(which lstmae) train ... instead.")
+        raise typer.Exit(distributed.launch(nproc, distributed.strip_option(argv, "--nproc")))
+    main_process = distributed.is_main_process()
+    quiet = quiet or not main_process
+    base = None
+    if init_from is not None:
+        if detector:
+            raise UsageError("--init-from continues an autoencoder; it cannot be combined with --detector (train "
+                             "with --init-from, then detect with the autoencoder).")
+        base = _load(init_from)[1]
+    if should_stream(data, stream):  # larger than memory: windows cut from the files on the fly
+        seqs, spec = read_stream(data, _spec(base), read)
+    else:
+        seqs, spec = _read(data, _spec(base), read)
+    if base is not None and seqs.kind == "series" and _spec(base) is not None:
+        window, stride = window or _spec(base).window, stride or _spec(base).stride
     if seqs.kind == "series" and window is None:
         raise UsageError(f"{seqs.source or 'the data'} is one long series; give --window to cut it into windows.")
     if seqs.kind != "series" and window is not None:
@@ -281,13 +328,23 @@ def train(
         raise UsageError("--checkpoint-dir is not supported with --detector; train without --detector to checkpoint.")
     if seqs.kind == "series":
         spec = spec.replace(window=window, stride=stride or 1)
-    model = LSTMAutoencoder(
-        task=task, horizon=horizon, hidden_size=hidden_size, num_layers=num_layers, code_size=code_size,
-        bridge=bridge, conditional=conditional, reverse=reverse, bidirectional=bidirectional, dropout=dropout,
-        activation=activation, loss=loss, scale=None if scale.lower() == "none" else scale, batch_size=batch_size,
-        learning_rate=learning_rate, epochs=epochs, validation_split=validation_split, patience=patience,
-        random_state=seed, verbose=not quiet, device=device,
-    )
+    architecture = dict(task=task, horizon=horizon, hidden_size=hidden_size, num_layers=num_layers,
+                        code_size=code_size, bridge=bridge, conditional=conditional, reverse=reverse,
+                        bidirectional=bidirectional, activation=activation, loss=loss,
+                        scale=None if scale.lower() == "none" else scale)
+    training = dict(dropout=dropout, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
+                    validation_split=validation_split, patience=patience, random_state=seed, verbose=not quiet,
+                    device=device, precision=precision)
+    if base is None:
+        model = LSTMAutoencoder(**architecture, **training)
+    else:  # the saved model's architecture; an option that asks for another one is refused
+        defaults = inspect.signature(train).parameters
+        for name, value in architecture.items():
+            default = defaults[name].default
+            if value != default and value != base.get_params()[name]:
+                raise UsageError(f"--{name.replace('_', '-')} {value}: {init_from} has {name} "
+                                 f"{base.get_params()[name]}; --init-from keeps the saved architecture.")
+        model = base.set_params(**training, warm_start=True)
     fit = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
     if detector:
         model, fit = LSTMAnomalyDetector(autoencoder=model, window=spec.window, stride=spec.stride, holdout=holdout,
@@ -299,7 +356,15 @@ def train(
 
         console.print(f"resuming from the checkpoint in {checkpoint_dir}" if has_checkpoint(checkpoint_dir)
                       else f"no checkpoint in {checkpoint_dir}: training from scratch")
-    fitted = fit_data(model, seqs, spec, **fit)
+    try:
+        fitted = fit_data(model, seqs, spec, **fit)
+    except distributed.DistributedError as exc:  # a process of the group died or timed out
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(1) from None
+    if not main_process:  # rank 0 alone writes the model
+        return
     fitted.save(output)
     h = (fitted.autoencoder_ if detector else fitted).history_
     console.print(f"trained in {time.perf_counter() - start:.1f} s, {len(h['train_loss'])} epochs, final loss "
@@ -313,15 +378,21 @@ def train(
 @command
 @reads_data
 def encode(model: ModelArg, data: DataArg, output: Output = Path("codes.csv"), window: Window = None,
-           stride: Stride = None, quiet: Quiet = False, read: dict | None = None) -> None:
+           stride: Stride = None, quiet: Quiet = False, stream: Stream = None, read: dict | None = None) -> None:
     """Write the code vector of every window (long series) or sequence.
 
     Example: lstmae encode model/ sensors.csv -o codes.parquet
     """
+    from .data.sources import codes_frames, read_stream, should_stream, write_frames
     from .frames import codes_frame
 
     _check_output(output)
     est, ae = _load(model)
+    if should_stream(data, stream):  # read, encoded and written chunk by chunk
+        n, columns = write_frames(output, codes_frames(ae, read_stream(data, _spec(est), read)[0].sequences, window,
+                                                       stride))
+        _console(quiet).print(f"wrote {n} codes of size {sum(c.startswith('code_') for c in columns)} to {output}")
+        return
     frame = codes_frame(ae, _read(data, _spec(est), read)[0], window, stride)
     _write(output, frame)
     _console(quiet).print(f"wrote {len(frame)} codes of size {frame.filter(like='code_').shape[1]} to {output}")
@@ -331,15 +402,21 @@ def encode(model: ModelArg, data: DataArg, output: Output = Path("codes.csv"), w
 @command
 @reads_data
 def reconstruct(model: ModelArg, data: DataArg, output: Output = Path("reconstruction.csv"), window: Window = None,
-                stride: Stride = None, quiet: Quiet = False, read: dict | None = None) -> None:
+                stride: Stride = None, quiet: Quiet = False, stream: Stream = None, read: dict | None = None) -> None:
     """Write the reconstruction: one row per time point (series: mean over windows) or per sequence step.
 
     Example: lstmae reconstruct model/ sensors.csv -o rebuilt.csv
     """
+    from .data.sources import read_stream, reconstruction_frames, should_stream, write_frames
     from .frames import reconstruction_frame
 
     _check_output(output)
     est, ae = _load(model)
+    if should_stream(data, stream):  # read, rebuilt and written chunk by chunk
+        source = read_stream(data, _spec(est), read)[0].sequences
+        n, _ = write_frames(output, reconstruction_frames(ae, source, window, stride, progress=not quiet))
+        _console(quiet).print(f"wrote {n} reconstructed rows to {output}")
+        return
     seqs, _ = _read(data, _spec(est), read)
     frame = reconstruction_frame(ae, seqs, window, stride, progress=not quiet)
     _write(output, frame)
@@ -381,12 +458,14 @@ def detect(
         help="Score threshold (default: the detector's, or the autoencoder's training residuals' mean + "
         "--k-sigma std).")] = None,
     k_sigma: Annotated[float, typer.Option("--k-sigma", help="Plain autoencoders: the threshold's k.")] = 4.0,
-    window: Window = None, stride: Stride = None, quiet: Quiet = False, read: dict | None = None,
+    window: Window = None, stride: Stride = None, quiet: Quiet = False, stream: Stream = None,
+    read: dict | None = None,
 ) -> None:
     """Score every time point (series) or sequence, flag anomalies, and list the anomalous events.
 
     Example: lstmae detect model/ sensors.csv -o scores.csv --events events.csv --plot scores.png
     """
+    from .data.sources import DetectionStream, read_stream, should_stream, write_frames
     from .detector import LSTMAnomalyDetector
     from .frames import detection_frames
     from .metrics import binary_labels, detection_metrics
@@ -395,6 +474,21 @@ def detect(
         if path is not None:
             _check_output(path)
     est, ae = _load(model)
+    if should_stream(data, stream):  # scored and written chunk by chunk; events followed across chunks
+        if plot is not None:
+            raise UsageError("--plot draws the whole series, which a stream never holds; plot a part of it without "
+                             "--stream.")
+        source = read_stream(data, _spec(est), read)[0].sequences
+        det = LSTMAnomalyDetector.for_model(est, window, stride, k_sigma=k_sigma, threshold_value=threshold)
+        result = DetectionStream(det, source, threshold, progress=not quiet)
+        write_frames(output, result.frames())
+        console = _console(quiet)
+        console.print(f"threshold {result.threshold:.4g}: {result.n_flagged} of {result.n_points} points flagged, "
+                      f"{len(result.events)} events; wrote {output}")
+        if events is not None:
+            _write(events, result.events_frame())
+            console.print(f"wrote {events}")
+        return
     seqs, _ = _read(data, _spec(est), read)
     if plot is not None and seqs.kind != "series":
         raise UsageError(f"--plot draws one long series; this data holds {seqs.n_sequences} separate sequences.")

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import DataSpecMixin
 from ._validation import check_choice, check_number
 from .data.sequences import LIST, Padded, to_padded, to_series
+from .data.sources import is_source
 from .data.spec import DataSpec
 from .estimators import LSTMAutoencoder
 from .scoring import (ERROR_MODELS, THRESHOLDS, Detection, ErrorModel, find_events, fit_threshold, sequence_scores,
@@ -258,10 +259,19 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     def _series(self, series: Any, name: str = "series") -> np.ndarray:
         if self.window is None:
             raise ValueError("long-series methods need window=...; set LSTMAnomalyDetector(window=64), say.")
+        if is_source(series):  # larger than memory: read chunk by chunk (lstmae.data.sources)
+            from .data.sources import open_source
+
+            return open_source(series)
         return to_series(series, name, self.window)
 
     def _point_errors(self, series: np.ndarray, progress: bool = False) -> np.ndarray:
         """Per-point error vectors (T, F): normalised residuals averaged over the windows covering each point."""
+        if not isinstance(series, np.ndarray):  # a source, scored chunk by chunk
+            from .data.sources import point_values
+
+            return point_values(lambda w: self.autoencoder_.normalized_residuals(w)[0], series, self.window,
+                                self.stride, progress)
         return windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(w)[0], series, self.window,
                                   self.stride, progress=progress)
 
@@ -272,26 +282,36 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         The autoencoder trains on the windows of the first ``1 - holdout`` of the
         series; the error model and the threshold use the per-point scores of the rest
         (`refit_threshold_series`).
+
+        A source too large for memory (a path, `numpy.memmap` or `lstmae.data.sources.Source`)
+        is streamed: the autoencoder trains on its first rows, the error model and threshold
+        are fitted on the rest in one streaming pass (see `lstmae.data.sources.refit_threshold_stream`).
         """
         self._validate()
         arr = self._series(series)
-        cut = int(round(arr.shape[0] * (1.0 - self.holdout)))
+        cut = int(round(len(arr) * (1.0 - self.holdout)))
         ae = self._new_autoencoder()
         span = self.window + (ae.horizon if ae.task == "composite" else 0)
-        if cut < span or arr.shape[0] - cut < self.window:
+        if cut < span or len(arr) - cut < self.window:
             raise ValueError(
-                f"the series has {arr.shape[0]} points: with holdout={self.holdout} the training part ({cut}) or the "
-                f"held-out part ({arr.shape[0] - cut}) is shorter than one window ({span}); give a longer series."
+                f"the series has {len(arr)} points: with holdout={self.holdout} the training part ({cut}) or the "
+                f"held-out part ({len(arr) - cut}) is shorter than one window ({span}); give a longer series."
             )
-        self.autoencoder_ = ae.fit_series(arr[:cut], self.window, self.stride, feature_names=feature_names)
+        head, rest = (arr.rows(0, cut), arr.rows(cut, len(arr))) if is_source(arr) else (arr[:cut], arr[cut:])
+        self.autoencoder_ = ae.fit_series(head, self.window, self.stride, feature_names=feature_names)
         self.data_spec_ = self.autoencoder_.data_spec_
-        return self.refit_threshold_series(arr[cut:], validation_series, validation_labels, feature_names)
+        return self.refit_threshold_series(rest, validation_series, validation_labels, feature_names)
 
     def refit_threshold_series(self, series: Any, validation_series: Any = None, validation_labels: Any = None,
                                feature_names: list[str] | None = None) -> "LSTMAnomalyDetector":
         """Fit the error model and threshold on the points of a normal series, keeping the trained autoencoder."""
         self._validate()
         check_is_fitted(self, "autoencoder_")
+        if is_source(series):  # one streaming pass (lstmae.data.sources)
+            from .data.sources import refit_threshold_stream
+
+            return refit_threshold_stream(self, self._series(series), validation_series, validation_labels,
+                                          feature_names)
         vectors = self._point_errors(self._series(series))
         vectors = vectors[np.isfinite(vectors).all(axis=1)]
         self.error_model_ = ErrorModel(self.error_model).fit(vectors)
@@ -379,14 +399,20 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         return ae.summary(n_features, seq_len if seq_len is not None else self.window)
 
     def score_series(self, series: Any, progress: bool = False) -> np.ndarray:
-        """One anomaly score per time point (T,), higher is more anomalous (NaN where no window covers)."""
+        """One anomaly score per time point (T,), higher is more anomalous (NaN where no window covers).
+
+        `series` may be a source too large for memory (a path, `numpy.memmap` or
+        `lstmae.data.sources.Source`): it is read and scored chunk by chunk, to the same numbers
+        (only the (T,) result is held; `lstmae.data.sources.DetectionStream` writes it out instead).
+        """
         check_is_fitted(self, "threshold_")
         return self.error_model_.score(self._point_errors(self._series(series), progress))
 
     def detect_series(self, series: Any, threshold: float | None = None, progress: bool = False) -> Detection:
         """Scores, 0/1 labels and events (runs of anomalous points with their peak and top features).
 
-        `threshold` overrides ``threshold_`` for this call.
+        `threshold` overrides ``threshold_`` for this call. A source is read chunk by chunk, as in
+        `score_series`; events spanning two chunks are found as one.
         """
         check_is_fitted(self, "threshold_")
         vectors = self._point_errors(self._series(series), progress)

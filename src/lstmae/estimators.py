@@ -17,6 +17,7 @@ from ._base import SequenceEstimator, resolve_device, scaled_batch, seed_from, v
 from .config import ModelConfig
 from .data.scaling import SequenceScaler
 from .data.sequences import Padded, as_numeric, check_finite, frame_to_series, restore_form, to_padded, to_series
+from .data.sources import is_source
 from .data.spec import DataSpec
 from .data.windows import sliding_windows
 from .modules import Autoencoder
@@ -109,6 +110,19 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         CPU threads for torch's work in ``fit``, ``transform`` and the other methods;
         None chooses by the work's size and the CPUs this process may use (see the
         README's Speed section). The same value always gives the same model.
+    warm_start : bool, default=False
+        As in scikit-learn: a second ``fit`` continues from the fitted weights, scaler and
+        Adam state (for ``epochs`` more epochs on the new data) instead of starting over.
+        The architecture and the number of features must stay the same. A model loaded
+        from disk continues with a fresh optimiser (model directories hold no optimiser
+        state). See also ``partial_fit``.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Arithmetic of the forward passes in training and inference: "bf16" / "fp16" run
+        them under ``torch.autocast`` (fp16 with a gradient scaler), the weights stay
+        float32. "fp16" needs a GPU; "bf16" a GPU that supports it, or a CPU with a
+        bfloat16 LSTM kernel (oneDNN's; not on CPUs without AVX-512); else, and with
+        ``activation="relu"``, training refuses it with a message. Inference falls back
+        to fp32 where the device cannot run it.
 
     Attributes
     ----------
@@ -118,7 +132,13 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
     scaler_ : lstmae.data.scaling.SequenceScaler
     history_ : dict
         Per-epoch ``train_loss`` (and ``val_loss``), ``epoch_time``, ``best_epoch``,
-        ``restored_best``, ``stopped_early``, ``diverged``.
+        ``restored_best``, ``stopped_early``, ``diverged``; how it was trained:
+        ``processes`` (1, or the number of torchrun processes), ``device`` ("cpu",
+        "cuda"), ``precision``, ``threads``; after a continued fit (``warm_start``,
+        ``partial_fit``), ``epochs_before``: the epochs of the fits it continued.
+    optimizer_state_ : dict
+        Adam's state after the last fit (in memory only; what ``warm_start`` and
+        ``partial_fit`` continue from).
     residual_stats_ : lstmae.scoring.ResidualStats or None
         Typical residuals on the training data, per step position and feature (models with
         a reconstruction decoder): what anomaly scores are normalised by.
@@ -162,6 +182,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         device: str = "auto",
         verbose: bool | str = "auto",
         n_threads: int | None = None,
+        warm_start: bool = False,
+        precision: str = "fp32",
     ) -> None:
         self.task = task
         self.horizon = horizon
@@ -188,6 +210,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         self.device = device
         self.verbose = verbose
         self.n_threads = n_threads
+        self.warm_start = warm_start
+        self.precision = precision
 
     # ------------------------------------------------------------------ validation
     def _model_config(self, n_features: int) -> ModelConfig:
@@ -292,15 +316,21 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         with other data or parameters (all but `epochs`, `verbose`, `device` and
         `random_state`) is refused with a `lstmae.checkpoint.CheckpointError`
         (a ValueError). Raise `epochs` and resume to train a finished run longer.
+
+        With ``warm_start=True`` a fitted model continues (weights, scaler, optimiser).
+        Under torchrun the processes train one model together (`lstmae.distributed`);
+        only rank 0 writes checkpoints.
         """
         padded = to_padded(X)
         cfg = self._model_config(padded.n_features)
         settings = self._train_settings()
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
+        init = self.continuation(padded.n_features)
         inputs, future = self._split_targets(padded, y, cfg)
         self.config_ = cfg
-        self.scaler_ = SequenceScaler.fit(inputs.x, inputs.mask(), self.scale)
+        if init is None:  # a continued fit keeps its scaler (the weights expect that scaling)
+            self.scaler_ = SequenceScaler.fit(inputs.x, inputs.mask(), self.scale)
         data = self._tensors(inputs, future)
         n = data["x"].shape[0]
         n_val = validation_count(n, self.validation_split)
@@ -308,24 +338,40 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         val = {k: v[n - n_val :] for k, v in data.items()} if n_val else None
         prepare = lambda module: self._checkpointing(checkpoint_dir, checkpoint_every, resume, data, n_val, module)  # noqa: E731
         self.module_, self.history_ = self._train(lambda: Autoencoder(cfg), train, val, settings, device, seed,
-                                                  prepare=prepare)
-        self.device_ = device
+                                                  prepare=prepare, init=init)
         self.n_features_in_ = padded.n_features
-        self.data_spec_ = None
+        if init is None:
+            self.data_spec_ = None
         self.residual_stats_ = None
         if cfg.has_reconstruction:  # the typical residual of every step position: anomaly scores are normalised by it
             self.residual_stats_ = ResidualStats.fit(self._raw_residuals(inputs, data), inputs.mask())
         return self
 
+    def partial_fit(self, X: Any, y: Any = None) -> "LSTMAutoencoder":
+        """One pass (one epoch) over the new sequences `X`, continuing from the fitted weights,
+        scaler and optimiser; on an unfitted estimator it starts like ``fit`` (scaler fitted on X).
+
+        All of X trains (``validation_split`` and ``patience`` do not apply); ``epochs`` is
+        ignored. ``history_`` describes this pass (``epochs_before``: the epochs before it).
+        ``residual_stats_`` are recomputed on X. Returns self.
+        """
+        with self._one_pass():
+            return self.fit(X, y)
+
     def _checkpointing(self, checkpoint_dir, every, resume, data, n_val, module):
         """(callbacks, start_state) for the training loop from fit's checkpoint arguments."""
         if checkpoint_dir is None and resume is False and every == 1:
             return [], None
-        from .checkpoint import data_fingerprint, prepare
+        from .checkpoint import data_fingerprint, load_checkpoint, prepare
+        from .distributed import is_main_process
 
         params = {k: v for k, v in self.json_params().items()
-                  if k not in ("epochs", "verbose", "device", "random_state")}
-        fingerprint = {"estimator": type(self).__name__, "params": params, "data": data_fingerprint(data, n_val)}
+                  if k not in ("epochs", "verbose", "device", "random_state", "warm_start", "precision")}
+        data_print = data.fingerprint(n_val) if hasattr(data, "fingerprint") else data_fingerprint(data, n_val)
+        fingerprint = {"estimator": type(self).__name__, "params": params, "data": data_print}  # a stream: its files
+        if not is_main_process():  # several processes: rank 0 writes the checkpoints, the others only read
+            return [], (load_checkpoint(checkpoint_dir, fingerprint) if resume and checkpoint_dir is not None
+                        else None)
         return prepare(checkpoint_dir, every, resume, fingerprint, module)
 
     def fit_series(self, series: Any, window: int, stride: int = 1, feature_names: list[str] | None = None,
@@ -335,6 +381,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         A DataFrame is one series: its numeric columns are the features (their names are kept),
         a DatetimeIndex or datetime column the time axis.
 
+        A source too large for memory trains without being loaded (`lstmae.data.sources`): a
+        path (Parquet file, directory of Parquet/CSV files, ``.npy``), a `numpy.memmap` or a
+        ``Source``; windows are cut on the fly and shuffled with a buffer of ``shuffle_buffer``
+        windows (a keyword; default 128 MiB of windows; with all training windows in it, the
+        fit is the in-memory one). Checkpoints then fingerprint the files, not the tensors.
+
         With task "predict" or "composite" each window is followed by its ``horizon`` target
         steps. The windowing (and the feature names) are stored (``data_spec_``), so the
         ``*_series`` methods and the command line cut new data the same way. Returns self.
@@ -342,6 +394,14 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         from ._validation import check_int
 
         window, stride = check_int("window", window, 1), check_int("stride", stride, 1)
+        if is_source(series):  # larger than memory: windows cut on the fly (lstmae.data.sources)
+            from .data.sources import open_source
+
+            source = open_source(series)
+            self._fit_stream(source, window, stride, **fit_params)
+            names = [str(n) for n in (feature_names if feature_names is not None else source.feature_names)]
+            self.data_spec_ = DataSpec(kind="series", window=window, stride=stride, feature_names=names)
+            return self
         span = window + (self.horizon if self.task in ("predict", "composite") else 0)
         if feature_names is None and isinstance(series, pd.DataFrame):
             feature_names = frame_to_series(series)[1]
@@ -349,6 +409,35 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         self.fit(np.ascontiguousarray(sliding_windows(arr, span, stride)), **fit_params)
         names = None if feature_names is None else [str(n) for n in feature_names]
         self.data_spec_ = DataSpec(kind="series", window=window, stride=stride, feature_names=names)
+        return self
+
+    def _fit_stream(self, source, window: int, stride: int, checkpoint_dir=None, checkpoint_every: int = 1,
+                    resume: bool = False, shuffle_buffer: int | None = None) -> "LSTMAutoencoder":
+        """`fit` on the windows of a source, streamed: scaler and residual statistics in streaming passes."""
+        from .data.sources import WindowStream, fit_scaler, residual_stats, window_plan
+
+        cfg = self._model_config(source.n_features)
+        settings = self._train_settings()
+        device = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        init = self.continuation(source.n_features)
+        horizon = cfg.horizon if cfg.has_prediction else 0
+        plan = window_plan(source, window + horizon, stride)
+        self.config_ = cfg
+        if init is None:  # a continued fit keeps its scaler
+            self.scaler_ = fit_scaler(source, window, stride, horizon, self.scale, plan)
+        windows = WindowStream(source, window, stride, horizon, self.scaler_, settings.batch_size, plan=plan,
+                               shuffle_buffer=shuffle_buffer, bce=cfg.loss == "bce")
+        n = windows.total
+        n_val = validation_count(n, self.validation_split)
+        train, val = windows.part(0, n - n_val), (windows.part(n - n_val, n) if n_val else None)
+        def prepare(module):
+            return self._checkpointing(checkpoint_dir, checkpoint_every, resume, windows, n_val, module)
+
+        self.module_, self.history_ = self._train(lambda: Autoencoder(cfg), train, val, settings, device, seed,
+                                                  prepare=prepare, init=init)
+        self.n_features_in_ = source.n_features
+        self.residual_stats_ = residual_stats(self, windows) if cfg.has_reconstruction else None
         return self
 
     # ------------------------------------------------------------------ inference
@@ -469,6 +558,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         (`lstmae.data.windows.window_starts`). Window and stride default to the training ones.
         """
         window, stride = self.series_windowing(window, stride)
+        if is_source(series):  # read chunk by chunk (lstmae.data.sources)
+            from .data.sources import iter_codes, open_source
+
+            return np.concatenate([codes for _, codes in iter_codes(self, open_source(series), window, stride)])
         arr = to_series(series, "series", window)
         return np.concatenate([self.transform(w) for _, w in iter_window_chunks(arr, window, stride)])
 
@@ -477,6 +570,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         """The series rebuilt point by point (T, F): each point's mean over the windows that cover it."""
         window, stride = self.series_windowing(window, stride)
         self._require_reconstruction("reconstructions")
+        if is_source(series):  # read chunk by chunk (lstmae.data.sources)
+            from .data.sources import open_source, point_values
+
+            return point_values(self.reconstruct, open_source(series), window, stride, progress).astype(np.float32)
         arr = to_series(series, "series", window)
         return windowed_to_points(self.reconstruct, arr, window, stride, progress=progress).astype(np.float32)
 
@@ -488,6 +585,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
                 "forecasts need task='predict' or 'composite'."
             )
         window, _ = self.series_windowing(window, None)
+        if is_source(series):  # only its last window is read
+            from .data.sources import open_source
+
+            series = open_source(series).tail(window)
         arr = to_series(series, "series", window)
         return self.predict(np.ascontiguousarray(arr[None, -window:]))[0]
 

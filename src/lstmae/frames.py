@@ -186,6 +186,11 @@ def describe(model) -> pd.DataFrame:
     if h.get("val_loss"):
         rows.append(("best validation loss", f"{min(h['val_loss']):.5g} (epoch {h['best_epoch'] + 1})"))
     rows.append(("training time", f"{sum(h['epoch_time']):.1f} s"))
+    if h.get("epochs_before"):  # a continued fit (warm_start, partial_fit, --init-from)
+        rows.append(("continued after", f"{h['epochs_before']} earlier epochs"))
+    if "processes" in h:  # how it was trained (lstmae.distributed); older models do not say
+        rows += [("training processes", str(h["processes"])), ("training device", str(h.get("device"))),
+                 ("training precision", str(h.get("precision")))]
     spec = getattr(model, "data_spec_", None)
     for key, value in (spec.to_dict().items() if spec is not None else ()):
         if value is not None:

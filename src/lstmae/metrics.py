@@ -99,3 +99,38 @@ def detection_metrics(labels, scores, predicted=None) -> dict[str, float]:
         p, r, f = eventwise_prf(labels, predicted)
         out.update(event_precision=p, event_recall=r, event_f1=f)
     return out
+
+
+def frame_cross_entropy(targets, probabilities, eps: float = 1e-7) -> np.ndarray:
+    """Bernoulli cross-entropy of every frame: ``-sum(t log p + (1 - t) log(1 - p))`` over its pixels.
+
+    The measure Srivastava et al. (2015) rank video models by. `targets` are frames in [0, 1]
+    (grey levels allowed: the minimum is then the targets' own entropy, not 0), `probabilities`
+    a model's outputs in [0, 1] (e.g. `LSTMAutoencoder(loss="bce").predict`), both shaped
+    ``(..., F)`` with the F pixels of a frame last, e.g. (N, T, S*S) (probabilities may also
+    broadcast to the targets' shape: one frame (F,) for every frame). Probabilities are clipped
+    to ``[eps, 1 - eps]``, so a confident miss costs ``-log(eps)`` per pixel, not infinity.
+
+    Returns float64 ``(...)``: one value per frame, e.g. (N, T); ``.mean()`` is the
+    cross-entropy per frame, ``.mean(axis=0)`` its curve over the horizon. Lower is better.
+    """
+    t = np.asarray(targets, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    try:
+        fits = np.broadcast_shapes(t.shape, p.shape) == t.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"targets have shape {t.shape} but probabilities {p.shape}; they must match (or broadcast to the "
+            "targets' shape, e.g. one mean frame (F,) for all)."
+        )
+    if t.ndim < 1:
+        raise ValueError("targets must have at least one axis (the pixels of a frame).")
+    if not 0.0 < float(eps) < 0.5:
+        raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
+    for name, a in (("targets", t), ("probabilities", p)):
+        if a.size and not (np.isfinite(a).all() and a.min() >= 0.0 and a.max() <= 1.0):
+            raise ValueError(f"{name} must be finite and in [0, 1] (frames and probabilities).")
+    p = np.clip(p, eps, 1.0 - eps)
+    return -(t * np.log(p) + (1.0 - t) * np.log1p(-p)).sum(axis=-1)

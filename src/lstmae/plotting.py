@@ -699,3 +699,81 @@ def plot_model(module, path: str | os.PathLike, seq_len: int | None = None) -> P
         ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=_EDGE_FONT,
                   frameon=False)
     return _save(fig, path)
+
+
+def _frame_shape(frame_size, n_pixels: int, name: str) -> tuple[int, int]:
+    if frame_size is None:
+        side = int(round(np.sqrt(n_pixels)))
+        if side * side != n_pixels:
+            raise ValueError(
+                f"row {name!r} has frames of {n_pixels} pixels, not a square; give frame_size=(height, width)."
+            )
+        return side, side
+    h, w = (frame_size, frame_size) if np.isscalar(frame_size) else tuple(frame_size)
+    if int(h) * int(w) != n_pixels:
+        raise ValueError(f"row {name!r} has frames of {n_pixels} pixels, which frame_size={frame_size!r} does not give.")
+    return int(h), int(w)
+
+
+def plot_frames(
+    rows: dict,
+    path: str | os.PathLike,
+    frame_size: int | tuple[int, int] | None = None,
+    title: str | None = None,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+) -> Path:
+    """Sequences of image frames as rows of thumbnails, one labelled row per sequence.
+
+    `rows` maps a label to a sequence of frames: (T, S*S) flattened frames (as
+    `make_moving_digits` and the autoencoders' outputs give them) or (T, H, W) images. Rows
+    may differ in length; frame t of every row sits in column t. `frame_size`: S, or
+    (H, W) for flattened non-square frames (None: square, from the pixel count). Grey
+    scale from `vmin` (black) to `vmax` (white). Reading a video model at a glance:
+    e.g. ``{"input": x, "reconstruction": ae.reconstruct(x[None])[0], "future": y,
+    "predicted": ae.predict(x[None])[0]}``.
+    """
+    if not rows:
+        raise ValueError("rows is empty; give at least one sequence of frames, e.g. {'input': frames}.")
+    plt = _pyplot()
+    images = []
+    for name, seq in rows.items():
+        a = np.asarray(seq, dtype=np.float64)
+        if a.ndim == 2:
+            a = a.reshape(a.shape[0], *_frame_shape(frame_size, a.shape[1], name))
+        elif a.ndim != 3:
+            raise ValueError(f"row {name!r} has shape {a.shape}; give frames (T, S*S) or images (T, H, W).")
+        if a.shape[0] == 0:
+            raise ValueError(f"row {name!r} has no frames.")
+        images.append((str(name), a))
+    shapes = {a.shape[1:] for _, a in images}
+    if len(shapes) > 1:
+        raise ValueError(f"the rows' frames have different sizes {sorted(shapes)}; give frames of one size.")
+    (h, w), n_cols = shapes.pop(), max(a.shape[0] for _, a in images)
+    gap = max(1, w // 8)
+    width = n_cols * w + (n_cols - 1) * gap
+    cell = max(0.35, min(0.9, 6.0 / n_cols))  # inches per frame
+    row_w, row_h = cell * width / w, cell * h / w  # inches
+    pad, head, foot = 0.06, (0.35 if title else 0.05), 0.45  # inches between rows, above, below (tick labels)
+    fig_h = head + len(images) * row_h + (len(images) - 1) * pad + foot
+    fig = plt.figure(figsize=(row_w, fig_h))  # the row labels sit left of it: saving with "tight" takes them in
+    cmap = plt.get_cmap("gray").with_extremes(bad="white")  # the gaps between frames
+    axes = fig.subplots(len(images), 1, squeeze=False, gridspec_kw=dict(hspace=pad / row_h))[:, 0]
+    fig.subplots_adjust(left=0, right=1, top=1 - head / fig_h, bottom=foot / fig_h)
+    for ax, (name, a) in zip(axes, images):
+        mosaic = np.full((h, width), np.nan)
+        for t, frame in enumerate(a):
+            mosaic[:, t * (w + gap): t * (w + gap) + w] = frame
+        ax.imshow(mosaic, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest", aspect="equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for s in ax.spines.values():
+            s.set_visible(False)
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    axes[-1].set_xticks([t * (w + gap) + (w - 1) / 2 for t in range(n_cols)])
+    axes[-1].set_xticklabels([str(t + 1) for t in range(n_cols)], fontsize=7)
+    axes[-1].tick_params(length=0)
+    axes[-1].set_xlabel("frame", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9, y=1 - 0.05 / fig_h, va="top")
+    return _save(fig, path)

@@ -30,15 +30,36 @@ config without a version is refused with a message that says why.
   another scale, are dropped), the detector's ``error_mean_`` / ``error_scale_`` /
   ``error_precision_`` become ``error_model``.
 
+Hostile directories
+-------------------
+config.json records the checksums of the other files but not its own, so anyone can
+edit it (and then the others). Loading therefore trusts no size in it: config.json and
+state.json are read only up to `MAX_CONFIG_BYTES` / `MAX_STATE_BYTES` (and
+`MAX_JSON_CONTAINERS` arrays and objects); sizes in state.json are bounded
+(`check_state_sizes`); and the module the config describes is first built on torch's
+``meta`` device (no memory) and its tensor names and shapes compared with those of the
+weights file (`check_weights`), so a config that says ``hidden_size=100000`` over a
+64-unit model is a `ModelFileError` naming the field, not a 160 GB allocation.
+
+Writers
+-------
+`save_model_dir` holds the directory's lock (`lstmae._atomic.directory_lock`) while it
+writes, stages the three files and renames them together (`lstmae._atomic.AtomicGroup`):
+a failed write (no space, read-only, no permission) raises `lstmae._atomic.WriteError`
+naming the file and the cause, leaves the previous model whole, and removes the
+directory again if this save created it.
+
 `load_model(path)` returns the estimator the directory holds (`LSTMAutoencoder`,
 `LSTMClassifier` or `LSTMAnomalyDetector`); each class registers itself with `register`.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import platform
+import struct
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,13 +68,22 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ._atomic import atomic_path
+from ._atomic import AtomicGroup, atomic_path, directory_lock, make_dirs, remove_made_dirs
 
 FORMAT = "lstmae-model"
 FORMAT_VERSION = 2
 FIRST_FORMAT_VERSION = 1  # the oldest version any lstmae release wrote
 CONFIG_FILE, WEIGHTS_FILE, STATE_FILE = "config.json", "model.safetensors", "state.json"
 LEGACY_DATA_FILE = "data.json"  # version 1: the command line's data settings
+
+# What loading reads at most (raise them for a legitimately bigger model): a hostile file must
+# not make the loader allocate without bound.
+MAX_CONFIG_BYTES = 16 << 20  # config.json (parameters, architecture, data spec with feature names)
+MAX_STATE_BYTES = 64 << 20  # state.json (scaler, history, residual profile, error model, labels)
+MAX_JSON_CONTAINERS = 4_000_000  # arrays + objects in one JSON file (each costs ~60 bytes once parsed)
+MAX_HEADER_BYTES = 16 << 20  # the JSON header of model.safetensors
+MAX_STEPS = 1_000_000  # time steps: rows of residual_stats.profile, model.horizon, data.window
+MAX_THREADS = 4096  # params.n_threads
 
 
 def _migrate_1(config: dict, state: dict, tensors: dict, directory: Path) -> tuple[dict, dict, dict]:
@@ -119,41 +149,115 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_json(path: Path, obj: Any) -> str:
-    """Write `obj` as JSON atomically; return the file's SHA-256."""
+def _write_json(path: Path, obj: Any, group: AtomicGroup | None = None) -> str:
+    """Write `obj` as JSON atomically (staged in `group` when given); return the file's SHA-256."""
     data = (json.dumps(obj, indent=2, allow_nan=True) + "\n").encode("utf-8")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, group=group) as tmp:
         Path(tmp).write_bytes(data)
     return hashlib.sha256(data).hexdigest()
 
 
 def save_model_dir(path: str | os.PathLike, config: dict, module: nn.Module, state: dict) -> Path:
-    """Write a model directory (created if needed; existing files replaced atomically)."""
+    """Write a model directory (created if needed; existing files replaced together, atomically).
+
+    Holds the directory's write lock (another writer waits, up to
+    `lstmae._atomic.lock_timeout()` seconds, then gets `lstmae._atomic.DirectoryBusyError`).
+    A failed write raises `lstmae._atomic.WriteError` (an OSError naming the file and the
+    cause); the previous files are then untouched and a directory this call created is
+    removed again.
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ModelFileError(f"cannot save the model to {path}: it is a file; give a directory path.")
-    path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    with atomic_path(path / WEIGHTS_FILE) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
-        weights_sha = sha256_file(tmp)
-    state_sha = _write_json(path / STATE_FILE, {**state, "versions": versions()})
-    # the config goes last: a directory with a config has all its files, and their checksums
-    files = {WEIGHTS_FILE: {"sha256": weights_sha}, STATE_FILE: {"sha256": state_sha}}
-    _write_json(path / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config, "files": files})
+    made = make_dirs(path)
+    try:
+        with directory_lock(path), AtomicGroup() as group:
+            with atomic_path(path / WEIGHTS_FILE, group=group) as tmp:
+                save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+                weights_sha = sha256_file(tmp)
+            state_sha = _write_json(path / STATE_FILE, {**state, "versions": versions()}, group)
+            # the config is renamed last: a directory with a config has all its files, and their checksums
+            files = {WEIGHTS_FILE: {"sha256": weights_sha}, STATE_FILE: {"sha256": state_sha}}
+            _write_json(path / CONFIG_FILE, {"format": FORMAT, "format_version": FORMAT_VERSION, **config,
+                                             "files": files}, group)
+    except BaseException:
+        remove_made_dirs(made)  # only what this call created, and only if empty
+        raise
     return path
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path, limit: int | None = None) -> dict:
+    """A JSON object from `path`, refusing files over `limit` bytes (or too many containers) before parsing."""
+    if limit is None:
+        limit = MAX_STATE_BYTES if path.name == STATE_FILE else MAX_CONFIG_BYTES
     if not path.is_file():
         raise ModelFileError(f"{path.parent} is not a complete lstmae model directory: {path.name} is missing.")
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    if len(raw) > limit:
+        raise ModelFileError(
+            f"{path} is larger than lstmae reads ({limit >> 20} MiB): it was not written by lstmae's save() or "
+            f"was edited. If the model is genuine, raise lstmae.serialization."
+            f"{'MAX_STATE_BYTES' if path.name == STATE_FILE else 'MAX_CONFIG_BYTES'}."
+        )
+    containers = raw.count(b"[") + raw.count(b"{")
+    if containers > MAX_JSON_CONTAINERS:
+        raise ModelFileError(
+            f"{path} holds {containers} JSON arrays and objects, more than lstmae reads ({MAX_JSON_CONTAINERS}); "
+            "it was not written by lstmae's save() or was edited."
+        )
+    try:
+        obj = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path} is corrupt (not valid JSON: {exc}); save the model again.") from None
+    except MemoryError:
+        raise ModelFileError(f"{path} is too large to read in the memory available; it was not written by "
+                             "lstmae's save() or was edited.") from None
     if not isinstance(obj, dict):
         raise ModelFileError(f"{path} is corrupt (expected a JSON object); save the model again.")
     return obj
+
+
+def weights_header(path: str | os.PathLike) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Tensor name -> (dtype, shape) from a safetensors file's header, without reading the tensors.
+
+    Checks that the header is well formed and that the tensors it declares fit in the file;
+    raises `ModelFileError` otherwise.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise ModelFileError(f"{path} is corrupt (shorter than a safetensors header); save the model again.")
+        (n,) = struct.unpack("<Q", head)
+        if n > min(MAX_HEADER_BYTES, size - 8):
+            raise ModelFileError(f"{path} is corrupt (its header claims {n} bytes); save the model again.")
+        raw = fh.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{path} is corrupt (its header is not valid JSON: {exc}); save the model again.") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path} is corrupt (its header is not an object); save the model again.")
+    shapes = {}
+    data = size - 8 - n
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
+            if not (isinstance(dtype, str) and all(isinstance(d, int) and d >= 0 for d in shape)
+                    and isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end <= data):
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise ModelFileError(f"{path} is corrupt (bad header entry for {name!r}); save the model again.") from None
+        shapes[name] = (dtype, shape)
+    return shapes
 
 
 def read_model_dir(path: str | os.PathLike, estimator: str | None = None) -> tuple[dict, dict[str, torch.Tensor], dict]:
@@ -176,10 +280,12 @@ def read_model_dir(path: str | os.PathLike, estimator: str | None = None) -> tup
             f"{path} holds a {config.get('estimator')!r} model; load it with lstmae.{config.get('estimator')}.load."
         )
     state = _read_json(path / STATE_FILE)
+    check_state_sizes(config, state, path)
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelFileError(f"{path} is not a complete lstmae model directory: {WEIGHTS_FILE} is missing.")
     try:
+        weights_header(weights)  # well formed, before any tensor is read
         tensors = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{weights} is corrupt ({exc}); save the model again.") from None
@@ -240,6 +346,128 @@ def _check_files(path: Path, config: dict) -> None:
                 "directory mixes files of two saves (an interrupted save?) or the file was changed. "
                 "Save the model again."
             )
+
+
+def check_state_sizes(config: dict, state: dict, path: Path) -> None:
+    """Refuse sizes in config.json / state.json that no lstmae model has (before anything is built from them)."""
+    import numpy as np
+
+    def refuse(where: str, what: str) -> None:
+        raise ModelFileError(f"{path / where}: {what}; it was not written by lstmae's save() or was edited.")
+
+    def integer(section: Any, key: str) -> int | None:
+        value = section.get(key) if isinstance(section, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    nested = config.get("autoencoder")  # a detector: its autoencoder's config
+    for prefix, cfg in (("", config), ("autoencoder.", nested if isinstance(nested, dict) else {})):
+        for section, key in (("model", "horizon"), ("data", "window")):
+            value = integer(cfg.get(section), key)
+            if value is not None and value > MAX_STEPS:
+                refuse(CONFIG_FILE, f"{prefix}{section}.{key}={value} is more time steps than lstmae handles "
+                                    f"({MAX_STEPS})")
+        threads = integer(cfg.get("params"), "n_threads")
+        if threads is not None and not 1 <= threads <= MAX_THREADS:
+            refuse(CONFIG_FILE, f"{prefix}params.n_threads={threads} is not between 1 and {MAX_THREADS}")
+    stats = state.get("residual_stats")
+    if isinstance(stats, dict) and isinstance(stats.get("profile"), list) and len(stats["profile"]) > MAX_STEPS:
+        refuse(STATE_FILE, f"residual_stats.profile has {len(stats['profile'])} step positions, more than lstmae "
+                           f"keeps ({MAX_STEPS})")
+    classes, dtype = state.get("classes"), state.get("classes_dtype")
+    if isinstance(classes, list) and isinstance(dtype, str):
+        try:
+            dt = np.dtype(dtype)
+        except (TypeError, ValueError):
+            refuse(STATE_FILE, f"classes_dtype={dtype!r} is not a numpy dtype")
+        if dt.kind in "USV":
+            longest = max((len(str(c)) for c in classes), default=0)
+            need = longest * (4 if dt.kind == "U" else 1)
+            if dt.itemsize > max(need, 64):
+                refuse(STATE_FILE, f"classes_dtype={dtype!r} takes {dt.itemsize} bytes per label, but its longest "
+                                   f"label has {longest} characters")
+
+
+def check_weights(build: Callable[[Any], nn.Module], config: Any, tensors: dict, source: Any) -> None:
+    """Refuse weights whose names or shapes differ from the module `build(config)` would make, BEFORE building it.
+
+    `config` is a `lstmae.config.ModelConfig` (a frozen dataclass); the module is built on
+    torch's ``meta`` device (shapes without memory). `tensors` maps names to tensors (or to
+    anything with a ``shape``). On a mismatch, one field of the config that explains it is
+    looked for (``hidden_size``, ``num_layers``, ...) and named in the `ModelFileError`:
+    ``the weights in m do not match its config (shape mismatch for encoder.lstm.weight_hh_l0:
+    file (256, 64), config (400000, 100000)): m/config.json: model.hidden_size=100000 does not
+    match model.safetensors (hidden_size 64); ...``.
+    """
+    have = {k: tuple(v.shape) for k, v in tensors.items()}
+    where = Path(source) / CONFIG_FILE if isinstance(source, (str, os.PathLike)) else CONFIG_FILE
+    expected = _meta_shapes(build, config)
+    if expected is None:
+        raise ModelFileError(f"{where}: the architecture (model) cannot be built: a size is out of range; the "
+                             "config was edited. Save the model again.")
+    if expected == have:
+        return
+    missing, unexpected = sorted(set(expected) - set(have)), sorted(set(have) - set(expected))
+    wrong = [k for k in expected if k in have and expected[k] != have[k]]
+    details = []
+    if missing:
+        details.append(f"missing tensors {missing[:5]}")
+    if unexpected:
+        details.append(f"unexpected tensors {unexpected[:5]}")
+    explained = _explain(build, config, have, expected)
+    if wrong:
+        k = wrong[0] if explained is None else explained[2]
+        details.append(f"shape mismatch for {k}: file {have[k]}, config {expected[k]}")
+    text = f"the weights in {source} do not match its config ({'; '.join(details)})"
+    if explained is not None:
+        field, value, _ = explained
+        text += (f": {where}: model.{field}={getattr(config, field)!r} does not match {WEIGHTS_FILE} "
+                 f"({field} {value!r})")
+    raise ModelFileError(f"{text}; the config was edited or the files come from different models. "
+                         "Save the model again.")
+
+
+def _meta_shapes(build: Callable[[Any], nn.Module], config: Any) -> dict[str, tuple] | None:
+    try:
+        with torch.device("meta"):
+            module = build(config)
+        return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    except (RuntimeError, ValueError, TypeError, OverflowError, MemoryError):
+        return None
+
+
+def _explain(build, config, have: dict, expected: dict) -> tuple[str, Any, str] | None:
+    """(field, value in the weights, the evidence) for one config field whose change makes the shapes match."""
+    dims = {d for shape in have.values() for d in shape}
+    numbers = sorted({v for d in dims for v in (d, d // 2, d // 4, d // 8) if v >= 1} | set(range(1, 9)))[:64]
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    for name in ("hidden_size", "n_features", "num_layers", "code_size", "horizon", "bidirectional", "task",
+                 "bridge", "conditional", "pooling"):
+        if name not in fields:
+            continue
+        current = getattr(config, name)
+        if isinstance(current, bool):
+            candidates = [not current]
+        elif name in ("task", "bridge", "pooling"):
+            from . import config as cfgmod
+
+            candidates = [c for c in {"task": cfgmod.TASKS, "bridge": cfgmod.BRIDGES,
+                                      "pooling": cfgmod.POOLINGS}[name] if c != current]
+        else:
+            candidates = [v for v in numbers if v != current] + ([None] if name == "code_size" else [])
+        for value in candidates:
+            try:
+                other = dataclasses.replace(config, **{name: value})
+            except (ValueError, TypeError):
+                continue
+            if _meta_shapes(build, other) == have:
+                return name, value, _evidence(have, expected, value)
+    return None
+
+
+def _evidence(have: dict, expected: dict, value: Any) -> str | None:
+    """A tensor whose shape differs, preferring one that shows `value` (None when only names differ)."""
+    differ = [k for k in expected if k in have and expected[k] != have[k]]
+    return min(differ, key=lambda k: value not in have[k], default=None)
 
 
 def load_weights(module: nn.Module, tensors: dict[str, torch.Tensor], source: str | os.PathLike) -> None:

@@ -1,24 +1,28 @@
 """How many CPU threads lstmae's own torch work uses, chosen by measurement, and applied only around it.
 
 PyTorch starts one OpenMP thread per core of the host (not of the container) and lets
-idle threads spin. One job alone gains from a second thread only when each operation is
-big enough; several jobs at once (``GridSearchCV(n_jobs=...)``, a detector per sensor, a
-notebook beside a training run, a CI runner) oversubscribe the cores, and every parallel
-operation then waits for a thread that is not running: on a 2-core machine three default
-detector fits took 10x longer each than alone (docs/benchmarks.md, "Threads under load").
+idle threads spin. A job alone gains from a second thread (about 1.5-1.8x per epoch on
+2 cores from 1.6M multiply-adds per step up), but as soon as anything else wants the same
+cores (``GridSearchCV(n_jobs=...)``, a detector per sensor, a notebook beside a training
+run, a CI runner, other people's tests) every parallel operation waits for a thread that
+is not running: on 2 cores two or three default detector fits at once took 10-25x longer
+each than alone (docs/benchmarks.md, "Threads under load"). One thread per job loses at
+most that 1.5-1.8x alone and keeps the cores' full throughput under load.
 
 The policy (`choose_threads`), for ``n_threads=None``:
 
 1. ``LSTMAE_THREADS`` in the environment: an integer is used like ``n_threads``; ``torch``
    leaves torch's own setting alone (PyTorch's default: the policy is off); ``auto`` or
    unset: the rules below. The command line's ``--threads N`` sets it for its run.
-2. Inside a joblib worker (``GridSearchCV(n_jobs>1)``, ``Parallel(n_jobs>1)``, loky
-   processes or threads): 1 thread, as joblib / threadpoolctl limit nested parallelism.
-3. Else the work size: one thread per `WORK_PER_THREAD` multiply-adds of one time step of
-   a batch (the module's parameter count times the batch size; a recurrent step is one
-   small matrix product per layer), at least 1,
-4. never more than the CPUs the process may use (`cpu_budget`: the CPU affinity mask, the
-   cgroup v2 ``cpu.max`` / v1 ``cpu.cfs_quota_us`` quota, and ``OMP_NUM_THREADS`` when set).
+2. Inside a joblib worker (``GridSearchCV(n_jobs>1)``, ``Parallel(n_jobs>1)``: loky or
+   multiprocessing processes, threads): 1 thread, as joblib / threadpoolctl limit nested
+   parallelism.
+3. Else one thread per `WORK_PER_THREAD` multiply-adds of one time step of a batch (the
+   module's parameter count times the batch size: a recurrent step is one small matrix
+   product per layer), at least 1, and at most half the CPUs the process may use
+   (`cpu_budget`: the CPU affinity mask, the cgroup v2 ``cpu.max`` / v1
+   ``cpu.cfs_quota_us`` quota, and ``OMP_NUM_THREADS`` when set), leaving room for a
+   second job. So 1 thread on 2 CPUs; more only for big models on bigger machines.
 
 The choice depends on the parameters, the data's shape and the machine's configuration,
 never on the momentary load, so the same data, parameters, machine type and seed give the
@@ -26,15 +30,16 @@ same model (the thread count changes how sums are split, hence the last bits of 
 weights). Training records it in ``history_["threads"]``.
 
 `thread_policy` applies the choice with ``torch.set_num_threads`` around the library's own
-fit and inference only, and restores the previous value afterwards: the caller's torch
+fit and inference only and restores the previous value afterwards: the caller's torch
 setting and environment are left as they were. ``n_threads`` (an int) overrides the policy
-and is used as given.
+and is used as given, even above the CPU budget.
 """
 from __future__ import annotations
 
 import math
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -46,10 +51,10 @@ from ._validation import check_int
 
 ENV = "LSTMAE_THREADS"
 
-# Multiply-adds per time step (parameters x batch size) that make a second thread pay. Measured on a
-# 2-core AMD EPYC (docs/benchmarks.md, "Threads under load"): below it a second thread gains little
-# alone and loses several times over when other jobs share the cores.
-WORK_PER_THREAD = 8_000_000
+# Multiply-adds per time step (parameters x batch size) per thread. Measured on a 2-core AMD EPYC
+# (docs/benchmarks.md): a job alone gained nothing from a second thread at 0.4M and 1.5-1.8x from 1.6M
+# up, where each of two threads gets 0.8M; more than 2 threads were not measured (an extrapolation).
+WORK_PER_THREAD = 800_000
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -154,10 +159,10 @@ def step_work(module: nn.Module, batch_size: int) -> int:
 
 
 def auto_threads(work: int) -> int:
-    """The automatic choice for `work` multiply-adds per step (rules 2-4 of the module docstring)."""
+    """The automatic choice for `work` multiply-adds per step (rules 2 and 3 of the module docstring)."""
     if in_parallel_worker():
         return 1
-    return max(1, min(cpu_budget(), int(work) // WORK_PER_THREAD))
+    return max(1, min(cpu_budget() // 2, int(work) // WORK_PER_THREAD))
 
 
 def choose_threads(n_threads: Any, work: int) -> int | None:
@@ -177,22 +182,36 @@ def choose_threads(n_threads: Any, work: int) -> int | None:
     return auto_threads(work)
 
 
+_lock = threading.Lock()
+_active = 0  # blocks of use_threads running now, in all threads of the process
+_saved = 1  # torch's count before the first of them
+
+
 @contextmanager
 def use_threads(n: int | None) -> Iterator[int]:
-    """``torch.set_num_threads(n)`` inside the block and the previous count back after it; yields the count used.
+    """``torch.set_num_threads(n)`` inside the block, torch's previous count back after it; yields the count used.
 
-    None leaves torch's setting alone. The setting is per calling thread (OpenMP), so other
-    threads of the process are not affected.
+    None leaves torch's setting alone. Torch's count is one setting for the whole process:
+    when blocks overlap (fits in several threads), the count from before the first one is
+    restored when the last one ends.
     """
-    before = torch.get_num_threads()
-    if n is None or n == before:
-        yield before
+    global _active, _saved
+    if n is None:
+        yield torch.get_num_threads()
         return
-    torch.set_num_threads(n)
+    with _lock:
+        if _active == 0:
+            _saved = torch.get_num_threads()
+        _active += 1
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
     try:
         yield n
     finally:
-        torch.set_num_threads(before)
+        with _lock:
+            _active -= 1
+            if _active == 0 and torch.get_num_threads() != _saved:
+                torch.set_num_threads(_saved)
 
 
 def thread_policy(n_threads: Any, module: nn.Module, batch_size: int):

@@ -4,19 +4,27 @@ The trainer knows only ``model(batch) -> (outputs, loss)`` (as minGPT's): it sli
 batches out of a dict of tensors (no Python work per sample), runs Adam with
 gradient-norm clipping, tracks per-epoch losses in a JSON-friendly history, stops
 early on a monitored loss and restores the best weights, and stops with a clear
-warning when the loss turns NaN or infinite.
+warning when the loss turns NaN or infinite. A SIGTERM during `Trainer.fit` (what Slurm,
+Kubernetes and systemd send before they kill) stops it at the next batch boundary with
+`TrainingInterrupted`, once the checkpoint of the last completed epoch is on disk.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import signal
+import threading
 import time
 import warnings
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
 import torch
 from torch import Tensor, nn
+
+from . import distributed as _dist
 
 Batch = dict[str, Tensor]
 
@@ -33,6 +41,44 @@ class TrainSettings:
 
 class TrainingDivergedError(ValueError, RuntimeError):
     """The loss became NaN or inf before any epoch finished with a finite loss."""
+
+
+STOP_SIGNALS = (signal.SIGTERM,)  # handled while `Trainer.fit` runs (in the main thread)
+
+
+class TrainingInterrupted(Exception):
+    """`Trainer.fit` stopped on a signal (SIGTERM) at a batch boundary.
+
+    ``epoch``: the epochs completed; ``checkpoint_dir``: the checkpoint directory, which
+    then holds that epoch (None without checkpointing, or when no epoch had finished);
+    ``exit_code``: 128 + the signal number (143 for SIGTERM), the shell's convention.
+    Fitting again with ``resume=True`` continues to the same result as an uninterrupted
+    run. Not a `KeyboardInterrupt`: the command line reports it as one ``error:`` line.
+    """
+
+    def __init__(self, signum: int, epoch: int, checkpoint_dir: Path | None = None) -> None:
+        self.signum, self.epoch, self.checkpoint_dir = int(signum), int(epoch), checkpoint_dir
+        self.exit_code = 128 + self.signum
+        super().__init__(self.message("fit again with resume=True to continue"))
+
+    @property
+    def signal_name(self) -> str:
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:  # pragma: no cover
+            return f"signal {self.signum}"
+
+    def message(self, resume_hint: str) -> str:
+        """The message, with `resume_hint` saying how to continue (API or command-line terms)."""
+        head = (f"interrupted by {self.signal_name} after epoch {self.epoch}" if self.epoch
+                else f"interrupted by {self.signal_name} before the first epoch ended")
+        if self.checkpoint_dir is not None:
+            return f"{head}; the checkpoint in {self.checkpoint_dir} holds epoch {self.epoch}: {resume_hint}"
+        return f"{head}; no checkpoint holds it (save checkpoints to a checkpoint directory to be able to resume)"
+
+
+class _StopRequested(Exception):
+    """Internal: unwinds the loop from a batch boundary after a stop signal."""
 
 
 class Callback(Protocol):
@@ -91,6 +137,9 @@ def iter_batches(data: Batch, batch_size: int, order: Tensor | None = None) -> I
     `order` (a permutation) shuffles; the time axis of ``x`` is trimmed to the
     longest sequence of each batch, so short batches do not pay for padding.
     """
+    if not isinstance(data, dict):  # a stream (`lstmae.data.sources.WindowStream`): its batches, in order
+        yield from data.batches(None)
+        return
     n = data["x"].shape[0]
     index = order if order is not None else torch.arange(n)
     for idx in index.split(batch_size):
@@ -122,6 +171,9 @@ def bucket_order(order: Tensor, lengths: Tensor | None, batch_size: int, generat
 
 
 def to_device(batch: Batch, device: torch.device) -> Batch:
+    if device.type == "cuda":  # through pinned host memory, so that the copy does not block
+        return {k: (v.pin_memory() if v.device.type == "cpu" else v).to(device, non_blocking=True)
+                for k, v in batch.items()}
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
@@ -179,11 +231,18 @@ class Trainer:
     validation data): ``monitor(model, val) -> float``, a score to minimise (e.g. the
     validation error rate) that replaces the validation loss for the best epoch and early
     stopping; its values go to ``history["val_monitor"]``.
+
+    `world` (`lstmae.distributed.World`, several processes under torchrun): the module trains
+    in DistributedDataParallel on this process's part of every global batch, and the losses
+    are averaged over the processes (see `lstmae.distributed`). `precision` ("fp32", "bf16",
+    "fp16"): forward passes under `torch.autocast` (fp16 with a `torch.amp.GradScaler`).
+    Without them (one process, fp32) the loop is exactly the plain one.
     """
 
     def __init__(self, model: nn.Module, settings: TrainSettings, generator: torch.Generator, device: torch.device,
                  callbacks: list[Callback] | None = None,
-                 monitor: Callable[[nn.Module, Batch], float] | None = None) -> None:
+                 monitor: Callable[[nn.Module, Batch], float] | None = None,
+                 world: "_dist.World | None" = None, precision: str = "fp32") -> None:
         self.model = model.to(device)
         self.settings = settings
         self.generator = generator
@@ -196,6 +255,53 @@ class Trainer:
         self.history: dict = {"train_loss": [], "epoch_time": [], "best_epoch": None, "stopped_early": False,
                               "diverged": None}
         self.best, self.best_state, self.wait, self.epoch = math.inf, None, 0, 0
+        self.stop_signal: int | None = None  # set by a stop signal (SIGTERM) while `fit` runs
+        # several processes (`lstmae.distributed`): `net` is the module in DistributedDataParallel, which
+        # trains; `model` stays the plain module (state dicts, checkpoints, validation)
+        self.world = world if world is not None and world.distributed else None
+        self.net = self.model if self.world is None else self.world.wrap(self.model)
+        self.precision = precision  # "fp32", "bf16" or "fp16": the forward passes run under torch.autocast
+        self.grad_scaler = _dist.grad_scaler(device, precision)
+
+    # ------------------------------------------------------------------ stop requests
+    def request_stop(self, signum: int = signal.SIGTERM, frame=None) -> None:
+        """Ask the loop to stop at the next batch boundary (the SIGTERM handler; callable directly)."""
+        if self.stop_signal is None:
+            self.stop_signal = int(signum)
+
+    def _check_stop(self) -> None:
+        if self.stop_signal is not None:
+            raise _StopRequested
+
+    @contextlib.contextmanager
+    def _stop_signals(self) -> Iterator[None]:
+        """`request_stop` as the handler of `STOP_SIGNALS` inside the block (main thread only; a signal
+        the process ignores stays ignored); the previous handlers come back afterwards."""
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                try:
+                    before = signal.getsignal(sig)
+                    if before is signal.SIG_IGN:
+                        continue
+                    signal.signal(sig, self.request_stop)
+                    previous[sig] = signal.SIG_DFL if before is None else before
+                except (ValueError, OSError):  # not the main interpreter, or not allowed
+                    continue
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _interrupted(self) -> TrainingInterrupted:
+        """Make sure the checkpoint holds the last completed epoch (callbacks' ``on_interrupt``); the exception."""
+        directory = None
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_interrupt", None)
+            if hook is not None:
+                directory = hook(self.epoch) or directory
+        return TrainingInterrupted(self.stop_signal or signal.SIGTERM, self.epoch, directory)
 
     # ------------------------------------------------------------------ steps
     def resume(self, start_state: dict) -> None:
@@ -219,30 +325,83 @@ class Trainer:
     def patience_spent(self) -> bool:
         return self.settings.patience is not None and self.wait >= self.settings.patience
 
+    # ------------------------------------------------------------------ processes and precision
+    def _share(self, order: Tensor) -> tuple[Tensor, int]:
+        """(this process's part of the global `order`, its batch size): all of it with one process."""
+        if self.world is None:
+            return order, self.settings.batch_size
+        w = self.world
+        return _dist.shard_order(order, self.settings.batch_size, w.size, w.rank), w.check_batch_size(
+            self.settings.batch_size)
+
+    def _forward(self, batch: Batch):
+        with _dist.autocast(self.device, self.precision):
+            return self.net(to_device(batch, self.device))
+
+    def _backward(self, loss: Tensor) -> None:
+        if self.grad_scaler is None:
+            loss.backward()
+        else:  # fp16: a scaled loss, and the gradients unscaled again before clipping
+            self.grad_scaler.scale(loss).backward()
+            self.grad_scaler.unscale_(self.optimizer)
+
+    def _step(self) -> None:
+        if self.grad_scaler is None:
+            self.optimizer.step()
+        else:
+            self.grad_scaler.step(self.optimizer)
+            self.grad_scaler.update()
+
+    def _epoch_mean(self, total: Tensor, n: int, order: Tensor) -> float:
+        """The epoch's mean training loss: over this process's `n` samples, or all processes' (all_reduce)."""
+        if self.world is None:
+            return float(total) / n
+        summed, count = self.world.all_reduce_sum([float(total), order.numel()])
+        return summed / count
+
+    def _over_processes(self, data: Batch, fn: Callable[[Batch], float]) -> float:
+        """``fn(data)``; with several processes, the sample-weighted mean of ``fn`` over their parts of `data`."""
+        if self.world is None:
+            return fn(data)
+        part = _dist.split_part(data, self.world.size, self.world.rank)
+        count = part["x"].shape[0]
+        return self.world.weighted_mean(fn(part) if count else 0.0, count)
+
     def train_epoch(self, train: Batch) -> float:
         """One pass over `train` in shuffled, length-bucketed batches; returns the mean training loss."""
         self.model.train()
         total = torch.zeros((), dtype=torch.float64)
-        n = train["x"].shape[0]
-        order = bucket_order(torch.randperm(n, generator=self.generator), train.get("lengths"),
-                             self.settings.batch_size, self.generator)
-        for batch in iter_batches(train, self.settings.batch_size, order):
-            _, loss = self.model(to_device(batch, self.device))
+        if isinstance(train, dict):
+            n = train["x"].shape[0]
+            order = bucket_order(torch.randperm(n, generator=self.generator), train.get("lengths"),
+                                 self.settings.batch_size, self.generator)
+            order, batch_size = self._share(order)  # this process's part of every global batch (several processes)
+            batches = iter_batches(train, batch_size, order)
+        else:  # a stream (`lstmae.data.sources.WindowStream`): it cuts, shuffles (with the generator) and batches
+            if self.world is not None:
+                raise ValueError("training from a stream runs in one process; several processes need in-memory data.")
+            n, order, batches = len(train), torch.arange(0), train.batches(self.generator)
+        for batch in batches:
+            _, loss = self._forward(batch)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            self._backward(loss)
             if self.settings.clip_grad_norm is not None:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip_grad_norm)
-            self.optimizer.step()
+            self._step()
             total += loss.detach().double().cpu() * batch["x"].shape[0]
-        return float(total) / n
+            self._check_stop()  # a batch boundary
+        return self._epoch_mean(total, n, order)
 
     def validate(self, val: Batch) -> float:
         """The validation loss (recorded), or the `monitor` score when one is given (recorded too)."""
-        val_loss = mean_loss(self.model, val, self.settings.batch_size, self.device)
+        with _dist.autocast(self.device, self.precision):
+            val_loss = self._over_processes(val, lambda part: mean_loss(self.model, part, self.settings.batch_size,
+                                                                        self.device))
         self.history["val_loss"].append(val_loss)
         if self.monitor is None:
             return val_loss
-        monitored = float(self.monitor(self.model, val))
+        with _dist.autocast(self.device, self.precision):
+            monitored = self._over_processes(val, lambda part: float(self.monitor(self.model, part)))
         self.history.setdefault("val_monitor", []).append(monitored)
         return monitored
 
@@ -309,6 +468,12 @@ class Trainer:
         optimiser, RNG states (the shuffling generator, torch's CPU RNG, which must be
         the one the caller seeded), early-stopping state and history are restored and the
         loop goes on from the next epoch, to the same result as an uninterrupted run.
+
+        A SIGTERM while it runs (handled in the main thread only, the previous handler
+        restored afterwards; `request_stop` does the same from code) stops it at the next
+        batch boundary: a callback with ``on_interrupt(epoch)`` (the `Checkpointer`) makes
+        sure the checkpoint holds the last completed epoch, then `TrainingInterrupted` is
+        raised; resuming from that checkpoint gives the uninterrupted run's result.
         """
         if val is not None:
             self.history["val_loss"] = []
@@ -320,18 +485,27 @@ class Trainer:
         if progress:
             progress.start()
         try:
-            while self.epoch < self.settings.epochs:
-                start = time.perf_counter()
-                train_loss = self.train_epoch(train)
-                monitored = self.validate(val) if val is not None else train_loss
-                stop = self.end_epoch(train_loss, monitored, time.perf_counter() - start)
-                if progress:
-                    text = f"loss {train_loss:.4g}" + (f"  val {self.history['val_loss'][-1]:.4g}" if val is not None
-                                                      else "")
-                    progress.update(task, advance=1, losses=text)
-                if stop:
-                    break
+            with self._stop_signals():
+                try:
+                    self._loop(train, val, progress, task)
+                    self._check_stop()  # a stop request after the last epoch still stops the caller
+                except _StopRequested:
+                    raise self._interrupted() from None
         finally:
             if progress:
                 progress.stop()
         return self.finish()
+
+    def _loop(self, train: Batch, val: Batch | None, progress, task) -> None:
+        while self.epoch < self.settings.epochs:
+            self._check_stop()
+            start = time.perf_counter()
+            train_loss = self.train_epoch(train)
+            monitored = self.validate(val) if val is not None else train_loss
+            stop = self.end_epoch(train_loss, monitored, time.perf_counter() - start)
+            if progress:
+                text = f"loss {train_loss:.4g}" + (f"  val {self.history['val_loss'][-1]:.4g}" if val is not None
+                                                  else "")
+                progress.update(task, advance=1, losses=text)
+            if stop:
+                break

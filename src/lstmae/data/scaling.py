@@ -43,6 +43,38 @@ class SequenceScaler:
         scale = np.where(scale <= tiny, 1.0, scale)
         return cls(method, offset, scale)
 
+    @classmethod
+    def fit_chunks(cls, chunks, method: str | None, n_features: int) -> "SequenceScaler":
+        """`fit` in one streaming pass over ``(values (n, F), weights (n,) or None)`` chunks: each row counted
+        `weight` times (e.g. the number of windows holding a point of a series). Float64 weighted moments merged
+        chunk by chunk (Chan et al.), min/max for "minmax": `fit` on the same steps, to float precision."""
+        if method not in SCALES:
+            raise ValueError(f"scale={method!r} is not valid; choose 'standard', 'minmax' or None.")
+        if method is None:
+            return cls(None, np.zeros(n_features), np.ones(n_features))
+        count, mean, m2 = 0.0, np.zeros(n_features), np.zeros(n_features)
+        lo, hi = np.full(n_features, np.inf), np.full(n_features, -np.inf)
+        for values, weights in chunks:
+            v = np.asarray(values, dtype=np.float64)
+            w = np.ones(len(v)) if weights is None else np.asarray(weights, dtype=np.float64)
+            v, w = v[w > 0], w[w > 0]
+            if not len(v):
+                continue
+            if method == "minmax":
+                lo, hi = np.minimum(lo, v.min(axis=0)), np.maximum(hi, v.max(axis=0))
+                count += 1
+                continue
+            n = w.sum()
+            cm = (w @ v) / n
+            cm2 = w @ (v - cm) ** 2
+            delta, total = cm - mean, count + n
+            mean, m2, count = mean + delta * (n / total), m2 + cm2 + delta**2 * (count * n / total), total
+        if count == 0:
+            raise ValueError("no data to fit the scaler on.")
+        offset, scale = (mean, np.sqrt(m2 / count)) if method == "standard" else (lo, hi - lo)
+        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(offset), 1.0)
+        return cls(method, offset, np.where(scale <= tiny, 1.0, scale))
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.offset) / self.scale).astype(np.float32)
 
