@@ -15,8 +15,8 @@ from lstmae import LSTMAnomalyDetector, LSTMAutoencoder
 from lstmae.checkpoint import CheckpointError
 from lstmae.cli import app
 from lstmae.data.scaling import SequenceScaler
-from lstmae.data.sources import (ArraySource, DetectionStream, Reservoir, TableSource, WindowStream, fit_scaler,
-                                 iter_points, iter_windows, open_source, residual_stats, should_stream, write_frames)
+from lstmae.data.sources import ArraySource, Reservoir, TableSource, WindowStream, fit_scaler, iter_windows, open_source, should_stream
+from lstmae.streaming import DetectionStream, iter_points, residual_stats, write_frames
 from lstmae.data.windows import sliding_windows
 from lstmae.scoring import windowed_to_points
 

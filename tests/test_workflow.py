@@ -145,3 +145,32 @@ def test_usage_errors_are_one_line_too_and_there_is_a_version():
     r = run("--version")
     assert r.exit_code == 0 and r.output.strip() == f"lstmae {__version__}"
     assert "<bool>" not in run("train", "--help").output.replace("--help", "")
+
+
+def test_a_fleet_file_with_an_id_column_round_trips_ids_and_timestamps(tmp_path):
+    """Several machines in one file (rows interleaved, ISO timestamps, a label, a gap): one sequence per id."""
+    rows = []
+    for m in range(12):
+        for step in range(40):
+            rows.append({"machine": f"M{m:02d}", "timestamp": f"2026-03-01T{8 + step // 60:02d}:{step % 60:02d}:00",
+                         "temperature": 60 + 10 * np.sin(0.3 * step + m), "pressure": 0.4 + 0.1 * np.cos(0.2 * step),
+                         "label": int(m == 11)})
+    df = pd.DataFrame(rows).sample(frac=1, random_state=0)
+    df.loc[df.index[5], "pressure"] = np.nan
+    df.to_csv(tmp_path / "fleet.csv", index=False)
+    r = run("train", tmp_path / "fleet.csv", "--id-column", "machine", "--fill", "interpolate", "--task", "composite",
+            "--horizon", 2, "--epochs", 3, "--hidden-size", 8, "-q", "-o", tmp_path / "m")
+    assert r.exit_code == 0, r.output
+    spec = json.loads((tmp_path / "m" / "config.json").read_text())["data"]
+    assert spec["feature_names"] == ["temperature", "pressure"] and spec["id_column"] == "machine"
+    assert run("reconstruct", tmp_path / "m", tmp_path / "fleet.csv", "-o", tmp_path / "r.csv", "-q").exit_code == 0
+    rec = pd.read_csv(tmp_path / "r.csv")
+    assert list(rec.columns) == ["id", "timestamp", "temperature", "pressure"] and len(rec) == 12 * 40
+    assert rec.groupby("id").timestamp.first().eq("2026-03-01 08:00:00").all()  # each machine's own times, sorted
+    assert run("forecast", tmp_path / "m", tmp_path / "fleet.csv", "-o", tmp_path / "f.csv", "-q").exit_code == 0
+    fc = pd.read_csv(tmp_path / "f.csv")
+    assert list(fc.columns) == ["id", "timestamp", "temperature", "pressure"]
+    assert set(fc.timestamp) == {"2026-03-01 08:40:00", "2026-03-01 08:41:00"}  # each sequence's time continued
+    assert run("detect", tmp_path / "m", tmp_path / "fleet.csv", "-o", tmp_path / "s.csv", "-q").exit_code == 0
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert list(scores.columns) == ["id", "score", "anomaly", "label"] and sorted(scores.id) == [f"M{m:02d}" for m in range(12)]

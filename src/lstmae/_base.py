@@ -220,7 +220,7 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
                 setattr(self, k, v)
 
     # ------------------------------------------------------------------ inference
-    def _infer(self, fn: Callable[[Batch], dict[str, torch.Tensor]], data: Batch,
+    def infer(self, fn: Callable[[Batch], dict[str, torch.Tensor]], data: Batch,
                time_keys: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """`fn` over `data` in batches of ``batch_size`` on the fitted device; numpy results."""
         self.module_.eval()

@@ -244,8 +244,8 @@ def load_checkpoint(directory: str | os.PathLike, fingerprint: dict | None = Non
     if not path.is_file():
         return None
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_CHECKPOINT_JSON_BYTES + 1)
+        with open(path, "rb") as fh:  # (read(n) reserves n bytes first: never more than the file has)
+            raw = fh.read(min(os.fstat(fh.fileno()).st_size, MAX_CHECKPOINT_JSON_BYTES) + 1)
         if len(raw) > MAX_CHECKPOINT_JSON_BYTES:
             raise ValueError(f"larger than {MAX_CHECKPOINT_JSON_BYTES >> 20} MiB")
         meta = json.loads(raw.decode("utf-8"))

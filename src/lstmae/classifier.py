@@ -348,7 +348,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         """Class probabilities, float64 (N, K), columns in the order of ``classes_``; rows sum to 1."""
         self._fitted()
         padded = to_padded(X, n_features=self.n_features_in_)
-        logits = self._infer(lambda b: {"logits": self.module_(b)[0]["logits"]},
+        logits = self.infer(lambda b: {"logits": self.module_(b)[0]["logits"]},
                              scaled_batch(padded, self.scaler_))["logits"]
         return torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy()
 

@@ -268,7 +268,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     def _point_errors(self, series: np.ndarray, progress: bool = False) -> np.ndarray:
         """Per-point error vectors (T, F): normalised residuals averaged over the windows covering each point."""
         if not isinstance(series, np.ndarray):  # a source, scored chunk by chunk
-            from .data.sources import point_values
+            from .streaming import point_values
 
             return point_values(lambda w: self.autoencoder_.normalized_residuals(w)[0], series, self.window,
                                 self.stride, progress)
@@ -308,7 +308,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self._validate()
         check_is_fitted(self, "autoencoder_")
         if is_source(series):  # one streaming pass (lstmae.data.sources)
-            from .data.sources import refit_threshold_stream
+            from .streaming import refit_threshold_stream
 
             return refit_threshold_stream(self, self._series(series), validation_series, validation_labels,
                                           feature_names)

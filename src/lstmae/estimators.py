@@ -414,7 +414,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
     def _fit_stream(self, source, window: int, stride: int, checkpoint_dir=None, checkpoint_every: int = 1,
                     resume: bool = False, shuffle_buffer: int | None = None) -> "LSTMAutoencoder":
         """`fit` on the windows of a source, streamed: scaler and residual statistics in streaming passes."""
-        from .data.sources import WindowStream, fit_scaler, residual_stats, window_plan
+        from .data.sources import WindowStream, fit_scaler, window_plan
+        from .streaming import residual_stats
 
         cfg = self._model_config(source.n_features)
         settings = self._train_settings()
@@ -447,9 +448,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         padded = to_padded(X, n_features=self.n_features_in_)
         data = self._tensors(padded, None)
         if what == "features":
-            out = self._infer(lambda b: {"features": self.module_.features(b)}, data)
+            out = self.infer(lambda b: {"features": self.module_.features(b)}, data)
         else:
-            out = self._infer(lambda b: {what: self.module_(b)[0][what]}, data,
+            out = self.infer(lambda b: {what: self.module_(b)[0][what]}, data,
                               time_keys=("reconstruction", "step_errors"))
         return padded, out[what]
 
@@ -462,7 +463,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         """
         return self._run(X, "features")[1]
 
-    def _require_reconstruction(self, what: str) -> None:
+    def require_reconstruction(self, what: str) -> None:
         if not self._fitted().has_reconstruction:
             raise ValueError(
                 f"this model was fitted with task={self.config_.task!r}, which has no reconstruction decoder; "
@@ -471,7 +472,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
 
     def reconstruct(self, X: Any):
         """The sequences as rebuilt by the reconstruction decoder, in X's form and natural time order."""
-        self._require_reconstruction("reconstructions")
+        self.require_reconstruction("reconstructions")
         padded, rec = self._run(X, "reconstruction")
         return restore_form(self.scaler_.inverse_transform(rec), padded.lengths, padded.form)
 
@@ -493,12 +494,12 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         2-D input): the training loss (``loss``) of each value, so a sequence's error
         map shows which feature at which step was rebuilt badly. Higher is worse.
         """
-        self._require_reconstruction("reconstruction errors")
+        self.require_reconstruction("reconstruction errors")
         padded, errors = self._run(X, "step_errors")
         return restore_form(errors, padded.lengths, padded.form)
 
     def _raw_residuals(self, padded: Padded, data: dict[str, torch.Tensor]) -> np.ndarray:
-        out = self._infer(lambda b: {"reconstruction": self.module_(b)[0]["reconstruction"]}, data,
+        out = self.infer(lambda b: {"reconstruction": self.module_(b)[0]["reconstruction"]}, data,
                           time_keys=("reconstruction",))["reconstruction"]
         return np.abs(data["x"].numpy() - out) * padded.mask()[:, :, None]
 
@@ -512,7 +513,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         return restore_form(r.values, r.mask.sum(axis=1), r.form)
 
     def _residuals(self, X: Any) -> Residuals:
-        self._require_reconstruction("residuals")
+        self.require_reconstruction("residuals")
         padded = to_padded(X, n_features=self.n_features_in_)
         return Residuals(self._raw_residuals(padded, self._tensors(padded, None)), padded.mask(), padded.form)
 
@@ -559,7 +560,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         """
         window, stride = self.series_windowing(window, stride)
         if is_source(series):  # read chunk by chunk (lstmae.data.sources)
-            from .data.sources import iter_codes, open_source
+            from .data.sources import open_source
+            from .streaming import iter_codes
 
             return np.concatenate([codes for _, codes in iter_codes(self, open_source(series), window, stride)])
         arr = to_series(series, "series", window)
@@ -569,9 +571,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
                            progress: bool = False) -> np.ndarray:
         """The series rebuilt point by point (T, F): each point's mean over the windows that cover it."""
         window, stride = self.series_windowing(window, stride)
-        self._require_reconstruction("reconstructions")
+        self.require_reconstruction("reconstructions")
         if is_source(series):  # read chunk by chunk (lstmae.data.sources)
-            from .data.sources import open_source, point_values
+            from .data.sources import open_source
+            from .streaming import point_values
 
             return point_values(self.reconstruct, open_source(series), window, stride, progress).astype(np.float32)
         arr = to_series(series, "series", window)

@@ -14,6 +14,7 @@ Labels read with the data (a label column) are carried into the rows (``label``)
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -44,7 +45,9 @@ def future_times(times: np.ndarray, k: int) -> np.ndarray:
     times = np.asarray(times)
     if np.issubdtype(times.dtype, np.datetime64):
         recent = pd.DatetimeIndex(times[-200:])
-        freq = pd.infer_freq(recent) if len(recent) >= 3 else None
+        with warnings.catch_warnings():  # pandas 3 announces an offset instead of a string: both work below
+            warnings.simplefilter("ignore")
+            freq = pd.infer_freq(recent) if len(recent) >= 3 else None
         if freq is not None:
             return pd.date_range(recent[-1], periods=k + 1, freq=freq)[1:].to_numpy()
     if len(times) < 2:

@@ -40,7 +40,7 @@ from .metrics import segments
 ERROR_MODELS = ("mean", "mahalanobis")
 THRESHOLDS = ("contamination", "k-sigma", "max", "f-beta")
 DEFAULT_CHUNK = 4096
-_PRIOR = 8.0  # positions seen fewer times than this lean towards the feature's overall level
+PROFILE_PRIOR = 8.0  # positions seen fewer times than this lean towards the feature's overall level
 
 
 # --------------------------------------------------------------------------- residuals
@@ -82,7 +82,7 @@ class ResidualStats:
         sums = (residuals * m).sum(axis=0)  # (L, F)
         counts = m.sum(axis=0)  # (L, 1)
         overall = sums.sum(axis=0) / max(counts.sum(), 1.0)  # (F,)
-        profile = (sums + _PRIOR * overall) / (counts + _PRIOR)
+        profile = (sums + PROFILE_PRIOR * overall) / (counts + PROFILE_PRIOR)
         stats = cls(profile, np.zeros(n_quantiles), 0.0, 0.0, np.zeros(profile.shape[1]),
                     np.ones(profile.shape[1]))
         vectors = stats.normalize(residuals)[mask]  # (M, F)

@@ -84,6 +84,7 @@ MAX_JSON_CONTAINERS = 4_000_000  # arrays + objects in one JSON file (each costs
 MAX_HEADER_BYTES = 16 << 20  # the JSON header of model.safetensors
 MAX_STEPS = 1_000_000  # time steps: rows of residual_stats.profile, model.horizon, data.window
 MAX_THREADS = 4096  # params.n_threads
+MAX_LAYERS = 100  # model.num_layers (building even an empty module loops over the layers)
 
 
 def _migrate_1(config: dict, state: dict, tensors: dict, directory: Path) -> tuple[dict, dict, dict]:
@@ -194,8 +195,8 @@ def _read_json(path: Path, limit: int | None = None) -> dict:
     if not path.is_file():
         raise ModelFileError(f"{path.parent} is not a complete lstmae model directory: {path.name} is missing.")
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(limit + 1)
+        with open(path, "rb") as fh:  # (read(n) reserves n bytes first: never ask for more than the file has)
+            raw = fh.read(min(os.fstat(fh.fileno()).st_size, limit) + 1)
     except OSError as exc:
         raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
     if len(raw) > limit:
@@ -366,6 +367,9 @@ def check_state_sizes(config: dict, state: dict, path: Path) -> None:
             if value is not None and value > MAX_STEPS:
                 refuse(CONFIG_FILE, f"{prefix}{section}.{key}={value} is more time steps than lstmae handles "
                                     f"({MAX_STEPS})")
+        layers = integer(cfg.get("model"), "num_layers")
+        if layers is not None and layers > MAX_LAYERS:
+            refuse(CONFIG_FILE, f"{prefix}model.num_layers={layers} is more layers than lstmae builds ({MAX_LAYERS})")
         threads = integer(cfg.get("params"), "n_threads")
         if threads is not None and not 1 <= threads <= MAX_THREADS:
             refuse(CONFIG_FILE, f"{prefix}params.n_threads={threads} is not between 1 and {MAX_THREADS}")
@@ -435,8 +439,12 @@ def _meta_shapes(build: Callable[[Any], nn.Module], config: Any) -> dict[str, tu
         return None
 
 
-def _explain(build, config, have: dict, expected: dict) -> tuple[str, Any, str] | None:
-    """(field, value in the weights, the evidence) for one config field whose change makes the shapes match."""
+def _explain(build, config, have: dict, expected: dict, budget: float = 2.0) -> tuple[str, Any, str] | None:
+    """(field, value in the weights, the evidence) for one config field whose change makes the shapes match
+    (None when none does, or when `budget` seconds of looking found none)."""
+    import time
+
+    deadline = time.monotonic() + budget
     dims = {d for shape in have.values() for d in shape}
     numbers = sorted({v for d in dims for v in (d, d // 2, d // 4, d // 8) if v >= 1} | set(range(1, 9)))[:64]
     fields = {f.name: f for f in dataclasses.fields(config)}
@@ -455,6 +463,8 @@ def _explain(build, config, have: dict, expected: dict) -> tuple[str, Any, str] 
         else:
             candidates = [v for v in numbers if v != current] + ([None] if name == "code_size" else [])
         for value in candidates:
+            if time.monotonic() > deadline:
+                return None
             try:
                 other = dataclasses.replace(config, **{name: value})
             except (ValueError, TypeError):

@@ -63,7 +63,7 @@ Layout = Literal["long", "rows"]
 
 
 # --------------------------------------------------------------------------- columns
-def _resolve(spec: ColumnSpec, names: list[str], role: str, path: Path) -> str:
+def resolve_column(spec: ColumnSpec, names: list[str], role: str, path: Path) -> str:
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         if not -len(names) <= spec < len(names):
             raise ValueError(
@@ -83,7 +83,7 @@ def _resolve(spec: ColumnSpec, names: list[str], role: str, path: Path) -> str:
     return spec
 
 
-def _time_values(col: pd.Series, name: str, path: Path) -> np.ndarray:
+def time_values(col: pd.Series, name: str, path: Path) -> np.ndarray:
     if pd.api.types.is_bool_dtype(col) or not (
         pd.api.types.is_numeric_dtype(col) or pd.api.types.is_datetime64_any_dtype(col)
     ):
@@ -165,7 +165,7 @@ def _parses_as_dates(col: pd.Series) -> bool:
     return True
 
 
-def _recognised_time(df: pd.DataFrame, exclude: Sequence[ColumnSpec] | None) -> str | None:
+def recognised_time(df: pd.DataFrame, exclude: Sequence[ColumnSpec] | None) -> str | None:
     """The column that is obviously a time axis (dates, or an increasing column named like time), or None."""
     skip = {str(c) for c in (exclude or [])}
     dates = [str(c) for c in df.columns if str(c) not in skip and (
@@ -182,7 +182,7 @@ def _recognised_time(df: pd.DataFrame, exclude: Sequence[ColumnSpec] | None) -> 
     return None
 
 
-def _recognised_label(df: pd.DataFrame, exclude: Sequence[ColumnSpec] | None, time_column) -> str | None:
+def recognised_label(df: pd.DataFrame, exclude: Sequence[ColumnSpec] | None, time_column) -> str | None:
     """A 0/1 column named like labels (label, anomaly, ...), or None."""
     skip = {str(c) for c in (exclude or [])} | {str(time_column)}
     for c in df.columns:
@@ -323,8 +323,8 @@ def read_table(
         raise ValueError(f"'{path}' has no columns")
     if layout == "long":  # recognise the obvious roles among the columns not chosen as features
         skip = [*(exclude or []), *(columns or [])]
-        time_column = time_column if time_column is not None else _recognised_time(df, skip)
-        label_column = label_column if label_column is not None else _recognised_label(df, skip, time_column)
+        time_column = time_column if time_column is not None else recognised_time(df, skip)
+        label_column = label_column if label_column is not None else recognised_label(df, skip, time_column)
     data = _from_frame(df, path, columns, time_column, id_column, label_column, layout, fill, exclude)
     if file_labels is not None and data.labels is None:
         if len(file_labels) == (len(data.sequences) if data.kind == "series" else data.n_sequences):
@@ -349,7 +349,7 @@ def _from_frame(
     for role, spec in (("time_column", time_column), ("id_column", id_column), ("label_column", label_column)):
         if spec is None:
             continue
-        name = _resolve(spec, names, role, path)
+        name = resolve_column(spec, names, role, path)
         if name in special:
             raise ValueError(f"column {name!r} cannot be both {special[name]} and {role}")
         special[name] = role
@@ -360,12 +360,12 @@ def _from_frame(
     if columns is None:
         # Columns without a name in the header (pandas calls them "Unnamed: i"; e.g. the
         # index that DataFrame.to_csv writes) are not features unless selected.
-        dropped = {_resolve(c, names, "excluded column", path) for c in (exclude or [])}
+        dropped = {resolve_column(c, names, "excluded column", path) for c in (exclude or [])}
         features = [n for n in names if n not in special and n not in dropped and not _UNNAMED.fullmatch(n)]
     else:
         features = []
         for spec in columns:
-            name = _resolve(spec, names, "column", path)
+            name = resolve_column(spec, names, "column", path)
             if name in special:
                 raise ValueError(
                     f"column {name!r} is the {special[name]}; it cannot also be a feature"
@@ -390,7 +390,7 @@ def _from_frame(
         raise ValueError(
             f"'{path}': {missing_message(mask, features)}; {fill_hint('the file')}"
         )
-    times = _time_values(df[time_name], time_name, path) if time_name is not None else None
+    times = time_values(df[time_name], time_name, path) if time_name is not None else None
 
     if id_name is None:
         if times is not None and len(times) > 1 and not bool(np.all(times[1:] >= times[:-1])):
@@ -481,7 +481,7 @@ def _from_3d(
 ) -> SequenceData:
     names = [str(i) for i in range(arr.shape[2])]
     if columns is not None:
-        idx = [names.index(_resolve(c, names, "column", path)) for c in columns]
+        idx = [names.index(resolve_column(c, names, "column", path)) for c in columns]
         arr = arr[:, :, idx]
         names = [names[i] for i in idx]
     X = np.asarray(arr, dtype=np.float32)

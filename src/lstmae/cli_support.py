@@ -1,0 +1,259 @@
+"""The command line's machinery, apart from its commands (`lstmae.cli`).
+
+- errors: every error, usage errors included, is one `error:` line in command-line terms
+  (``--fill zero``, not ``fill='zero'``) with exit code 2 (`OneLineErrors`, `command`);
+- options that several commands share, declared once (`READ_OPTIONS` and `reads_data`: how a
+  data file is read), and the model options of `lstmae train` generated from the estimator's own
+  signature and docstring (`estimator_options`), so the command line and the Python API never
+  drift apart;
+- small helpers the commands share: read data as a model was trained, load a model, check an
+  output path, write a table, a console for summaries.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+try:  # typer >= 0.29 vendors click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as click_exceptions
+
+STATE = {"debug": False}  # set by the app's callback (--debug)
+
+
+class UsageError(ValueError):
+    """Bad combination of command-line options."""
+
+
+# ---------------------------------------------------------------------------- errors
+class HelpFlag:
+    """`--help` is a flag: no `<bool>` after it in the help (nor after any other flag: metavar="")."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Command(HelpFlag, typer.core.TyperCommand):
+    pass
+
+
+class OneLineErrors(HelpFlag, typer.core.TyperGroup):
+    """Usage errors (a bad option value, a missing argument) as one `error:` line and exit code 2,
+    like every other error, instead of click's boxed usage text."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click_exceptions.ClickException as exc:
+            message = " ".join(exc.format_message().split())
+            if message:  # (a group called without a command has printed its help already)
+                typer.echo(f"error: {message}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def in_cli_terms(message: str, names) -> str:
+    """A library message in command-line terms: ``fill='zero'`` -> ``--fill zero``, ``columns=[...]`` ->
+    ``--columns A,B``, for the option `names` of the command."""
+    for name in sorted(names, key=len, reverse=True):
+        flag = "--" + name.replace("_", "-")
+        message = re.sub(rf"\b{name}=\[\.\.\.\]", f"{flag} A,B", message)
+        message = re.sub(rf"\b{name}=(?=\S)", f"{flag} ", message)
+    return message
+
+
+def command(fn):
+    """Turn expected errors into a one-line message in command-line terms and exit code 2 (write failures
+    included: they name the file and the cause); training stopped by SIGTERM exits with 128 + 15 = 143."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, ImportError, OSError, KeyError) as exc:
+            if STATE["debug"]:
+                raise
+            text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            text = in_cli_terms(" ".join(text.split()), inspect.signature(wrapper).parameters)
+            typer.echo(f"error: {text or type(exc).__name__}", err=True)
+            raise typer.Exit(2) from None
+        except Exception as exc:  # TrainingInterrupted (only once lstmae.training is loaded can it be one)
+            training = sys.modules.get("lstmae.training")
+            if training is None or not isinstance(exc, training.TrainingInterrupted) or STATE["debug"]:
+                raise
+            typer.echo(f"error: {' '.join(exc.message('rerun with --resume').split())}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        typer.echo(f"lstmae {__version__}")
+        raise typer.Exit()
+
+
+# ---------------------------------------------------------------------------- shared options
+Columns = Annotated[Optional[str], typer.Option("--columns", help="Comma-separated feature columns (default: all).")]
+TimeCol = Annotated[Optional[str], typer.Option("--time-column", help="Column that orders rows; not a feature.")]
+IdCol = Annotated[Optional[str], typer.Option("--id-column", help="Column grouping rows into sequences (long format).")]
+Layout = Annotated[Optional[str], typer.Option(
+    "--layout", help="'long': rows are time steps; 'rows': one sequence per row (default: long, or as trained).")]
+Fill = Annotated[Optional[str], typer.Option("--fill", help="Missing values: ffill, interpolate or zero (default: error).")]
+LabelCol = Annotated[Optional[str], typer.Option(
+    "--label-column", "--labels", help="Column of true labels (0/1 anomalies, or classes): carried into the outputs "
+    "and reported against, never trained on (a 0/1 column named label or anomaly is recognised).")]
+Exclude = Annotated[Optional[str], typer.Option("--exclude", help="Comma-separated columns that are not features.")]
+Window = Annotated[Optional[int], typer.Option("--window", min=1, help="Window length for one long series.")]
+Stride = Annotated[Optional[int], typer.Option("--stride", min=1, help="Step between windows (default 1, or as trained).")]
+Output = Annotated[Path, typer.Option("-o", "--output", help="Output file (.csv, .parquet, .npy) or model directory.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress bars or summaries.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+ModelArg = Annotated[Path, typer.Argument(help="Model directory.")]
+DataArg = Annotated[str, typer.Argument(help="Data file or builtin:NAME.")]
+Stream = Annotated[Optional[bool], typer.Option(
+    "--stream/--no-stream", metavar="", help="Read DATA chunk by chunk in bounded memory (default: for a directory of "
+    "Parquet or CSV files, and a Parquet, CSV or .npy file over 1 GiB); outputs are written as they are made "
+    "(.parquet or .csv).")]
+READ_OPTIONS = {"columns": Columns, "exclude": Exclude, "time_column": TimeCol, "id_column": IdCol,
+                "label_column": LabelCol, "layout": Layout, "fill": Fill}
+
+
+def _with_options(fn, name: str, options: dict[str, Any], convert=lambda values: values):
+    """`fn` with keyword options `options` (name -> annotation, or (annotation, default)) added to its
+    signature; it receives their values as one dict argument `name`."""
+    sig = inspect.signature(fn, eval_str=True)
+    added = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=a[0] if isinstance(a, tuple) else a,
+                               default=a[1] if isinstance(a, tuple) else None) for k, a in options.items()]
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **{name: convert({k: kwargs.pop(k) for k in options if k in kwargs})}, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != name] + added)
+    return wrapper
+
+
+def reads_data(fn):
+    """Give a command the options that say how to read its data (`READ_OPTIONS`); it gets them as `read`."""
+    return _with_options(fn, "read", READ_OPTIONS)
+
+
+def parameter_docs(cls: type) -> dict[str, tuple[str, str]]:
+    """name -> (type line, first sentence of the description) from a numpydoc "Parameters" section."""
+    section = (cls.__doc__ or "").split("Parameters\n    ----------\n", 1)[-1].split("\n    Attributes\n", 1)[0]
+    docs = {}
+    for names, kind, text in re.findall(r"^    (\w+(?:, \w+)*) : ([^\n]*)\n((?:        [^\n]*\n|\n)*)", section, re.M):
+        sentence = re.split(r"(?<=\.)(?<!al\.)\s", " ".join(text.split()), maxsplit=1)[0].replace("``", "")
+        for name in names.split(", "):
+            docs[name] = (kind, sentence)
+    return docs
+
+
+def estimator_options(cls: type, names: tuple[str, ...]):
+    """Options ``--name`` for the constructor parameters `names` of `cls`: the type and the default from
+    its signature, the help from its docstring. The command gets them as `params` (a dict of every value;
+    the text "none" means None for a parameter that may be None)."""
+    sig = inspect.signature(cls.__init__, eval_str=True)
+    docs = parameter_docs(cls)
+    options, nullable = {}, {}
+    for name in names:
+        param = sig.parameters[name]
+        kind, sentence = docs.get(name, ("", ""))
+        types = [t for t in getattr(param.annotation, "__args__", (param.annotation,)) if t is not type(None)]
+        base = types[0] if types and types[0] in (int, float, str, bool) else str
+        if type(None) in getattr(param.annotation, "__args__", ()) and param.default is not None:
+            nullable[name] = base  # the value is text, so that "none" gets through
+            base = str
+        choices = kind.split("}")[0] + "}" if kind.startswith("{") else ""
+        help_text = " ".join(x for x in (sentence, choices.replace('"', "")) if x)
+        flag = "--" + name.replace("_", "-")
+        decls = (f"{flag}/--no-{name.replace('_', '-')}",) if base is bool else (flag,)
+        option = typer.Option(*decls, help=help_text, **({"metavar": ""} if base is bool else {}))
+        annotation = Annotated[Optional[base] if param.default is None else base, option]
+        options[name] = (annotation, None if param.default is None else param.default)
+
+    def value(name: str, v: Any) -> Any:
+        if name not in nullable or v is None:
+            return v
+        if str(v).lower() == "none":
+            return None
+        try:
+            return nullable[name](v)
+        except ValueError:
+            raise UsageError(f"--{name.replace('_', '-')} {v!r} is not valid; give a number or none.") from None
+
+    def convert(values: dict) -> dict:
+        return {k: value(k, v) for k, v in values.items()}
+
+    return lambda fn: _with_options(fn, "params", options, convert)
+
+
+# ---------------------------------------------------------------------------- helpers of the commands
+def split_list(text: str | None) -> list[str] | None:
+    return None if text is None else [c.strip() for c in text.split(",")]
+
+
+def read(data: str, spec, options: dict):
+    """DATA read the way `spec` (a DataSpec, or None) says, each given option overriding it: (SequenceData, spec)."""
+    from .data.datasets import read_data
+
+    if options.get("layout") is not None and options["layout"] not in ("long", "rows"):
+        raise UsageError(f"--layout {options['layout']!r} is not valid; use 'long' or 'rows'.")
+    if not data.startswith("builtin:") and not Path(data).exists():
+        raise UsageError(f"no such file: {data} (give a CSV, Parquet, .npy or .npz file, or builtin:NAME).")
+    return read_data(data, spec, columns=split_list(options.get("columns")), exclude=split_list(options.get("exclude")),
+                     **{k: options.get(k) for k in ("time_column", "id_column", "label_column", "layout", "fill")})
+
+
+def load(model: Path):
+    """(the estimator in MODEL, the estimator holding the network: a detector's autoencoder, else itself)."""
+    from .detector import LSTMAnomalyDetector
+    from .serialization import load_model
+
+    est = load_model(model)
+    return est, (est.autoencoder_ if isinstance(est, LSTMAnomalyDetector) else est)
+
+
+def spec_of(est):
+    """How `est`'s training data was read and cut (its DataSpec), or None."""
+    return getattr(est, "data_spec_", None)
+
+
+def check_output(path: Path) -> Path:
+    """Refuse an output file lstmae cannot write, before any work."""
+    from .data.formats import WRITE_EXTENSIONS
+
+    if path.suffix.lower() not in WRITE_EXTENSIONS:
+        raise UsageError(f"-o {path}: unsupported extension {path.suffix or '(none)'!r}; use one of "
+                         f"{', '.join(WRITE_EXTENSIONS)}.")
+    return path
+
+
+def write(path: Path, frame) -> None:
+    from .data.formats import write_table
+
+    write_table(path, frame)
+
+
+def console(quiet: bool):
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=quiet, soft_wrap=True)
