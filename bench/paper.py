@@ -20,9 +20,10 @@ sklearn's 8x8 digits upscaled and bouncing in a box, Moving-MNIST style):
    whole video: do the digits move mostly left/right or up/down (summed over both digits
    and the 10 input frames, from `positions`)?
 
-    python bench/paper.py                  # default size: about 10-15 min on 2 busy CPU cores
+    python bench/paper.py                  # default size: 6 min of CPU time (16 min wall measured on
+                                           # 2 cores shared with other jobs)
     python bench/paper.py --tiny           # seconds (the test suite runs it)
-    python bench/paper.py --full --device cuda   # the paper's 64x64 frames, 20,000 videos
+    python bench/paper.py --full --device cuda   # the paper's 64x64 frames, 20,000 videos (not measured)
 
 Prints the tables; writes ``results.json``, ``paper.png`` (input / reconstruction / future /
 prediction rows, in-domain and out-of-domain) and ``paper_models.png`` (every model's
@@ -81,11 +82,12 @@ SIZES = {
     # every model beats the mean frame after 5 epochs
     "tiny": dict(frame_size=8, digit_size=4, speed=(0.0, 0.3), n_train=512, n_test=48, hidden_size=64, epochs=5,
                  learning_rate=0.01, batch_size=8, seeds=1, n_labelled=100, n_clf_test=60, clf_steps=20),
-    # about 10-15 min on 2 busy CPU cores
+    # 6 min of CPU time; 16 min wall measured on 2 cores shared with other jobs (docs/paper.md)
     "default": dict(frame_size=16, digit_size=8, speed=(0.5, 1.5), n_train=8000, n_test=500, hidden_size=128,
                     epochs=5, learning_rate=0.003, batch_size=64, seeds=3, n_labelled=1000, n_clf_test=1000,
                     clf_steps=300),
-    # the paper's geometry and pretraining set (64x64 frames, 2048 units, 20,000 videos): a GPU job
+    # the paper's geometry and pretraining set (64x64 frames, 2048 units, 20,000 videos): a GPU job,
+    # never run here (no GPU); the frames alone take ~6.5 GB of memory
     "full": dict(frame_size=64, digit_size=28, speed=(2.0, 6.0), n_train=20000, n_test=2000, hidden_size=2048, epochs=30,
                  learning_rate=0.001, batch_size=64, seeds=3, n_labelled=1000, n_clf_test=2000,
                  clf_steps=1000),
