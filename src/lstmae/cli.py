@@ -37,20 +37,8 @@ def _main(ctx: typer.Context,
               "this process may use; see LSTMAE_THREADS).")] = None,
           version: Annotated[bool, typer.Option("--version", metavar="", is_eager=True, callback=cs.print_version,
                                                 help="Print the lstmae version and exit.")] = False) -> None:
-    import os
-
     cs.STATE["debug"] = debug
-    if threads is not None:  # the library's thread policy reads it (lstmae.threads); restored when the command ends
-        before = os.environ.get("LSTMAE_THREADS")
-        os.environ["LSTMAE_THREADS"] = str(threads)
-
-        def restore() -> None:
-            if before is None:
-                os.environ.pop("LSTMAE_THREADS", None)
-            else:
-                os.environ["LSTMAE_THREADS"] = before
-
-        ctx.call_on_close(restore)
+    cs.thread_option(ctx, threads)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -98,31 +86,17 @@ def train(
 
     Example: lstmae train sensors.csv --time-column t --task composite --window 64 --horizon 8 -o model/
     """
-    from . import distributed
-    from .data.sources import read_stream, should_stream
     from .detector import LSTMAnomalyDetector
+    from .distributed import is_main_process
     from .frames import fit_data
 
-    if nproc is not None and distributed.env_world_size() > 1:
-        raise UsageError("--nproc starts torchrun itself; under torchrun already, leave --nproc out.")
-    if nproc is not None and nproc > 1:  # the launcher: this command line again, in N processes
-        argv = sys.argv[1:]
-        if not any(a == "--nproc" or a.startswith("--nproc=") for a in argv):
-            raise UsageError("--nproc relaunches the lstmae command line, which is not this program's; run "
-                             "torchrun --nproc-per-node N $(which lstmae) train ... instead.")
-        raise typer.Exit(distributed.launch(nproc, distributed.strip_option(argv, "--nproc")))
-    main_process = distributed.is_main_process()
-    quiet = quiet or not main_process
-    base = None
-    if init_from is not None:
-        if detector:
-            raise UsageError("--init-from continues an autoencoder; it cannot be combined with --detector (train "
-                             "with --init-from, then detect with the autoencoder).")
-        base = cs.load(init_from)[1]
-    if should_stream(data, stream):  # larger than memory: windows cut from the files on the fly
-        seqs, spec = read_stream(data, cs.spec_of(base), read)
-    else:
-        seqs, spec = cs.read(data, cs.spec_of(base), read)
+    cs.relaunch(nproc)
+    quiet = quiet or not is_main_process()  # rank 0 alone prints and writes
+    if init_from is not None and detector:
+        raise UsageError("--init-from continues an autoencoder; it cannot be combined with --detector (train with "
+                         "--init-from, then detect with the autoencoder).")
+    base = cs.load(init_from)[1] if init_from is not None else None
+    seqs, spec = cs.read_input(data, cs.spec_of(base), read, stream)
     if base is not None and seqs.kind == "series" and cs.spec_of(base) is not None:
         window, stride = window or cs.spec_of(base).window, stride or cs.spec_of(base).stride
     if seqs.kind == "series" and window is None:
@@ -133,17 +107,9 @@ def train(
         raise UsageError("--checkpoint-dir is not supported with --detector; train without --detector to checkpoint.")
     if seqs.kind == "series":
         spec = spec.replace(window=window, stride=stride or 1)
-    training = dict(random_state=seed, verbose=not quiet)
-    if base is None:
-        model = LSTMAutoencoder(**params, **training)
-    else:  # the saved model's architecture; an option that asks for another one is refused
-        defaults = LSTMAutoencoder().get_params()
-        for name in ARCHITECTURE:
-            if params[name] != defaults[name] and params[name] != base.get_params()[name]:
-                raise UsageError(f"--{name.replace('_', '-')} {params[name]}: {init_from} has {name} "
-                                 f"{base.get_params()[name]}; --init-from keeps the saved architecture.")
-        model = base.set_params(**{k: v for k, v in params.items() if k not in ARCHITECTURE}, **training,
-                                warm_start=True)
+    settings = dict(random_state=seed, verbose=not quiet)
+    model = (cs.continue_from(init_from, params, ARCHITECTURE, **settings) if init_from is not None
+             else LSTMAutoencoder(**params, **settings))
     fit = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
     if detector:
         model, fit = LSTMAnomalyDetector(autoencoder=model, window=spec.window, stride=spec.stride, holdout=holdout,
@@ -155,22 +121,10 @@ def train(
 
         console.print(f"resuming from the checkpoint in {checkpoint_dir}" if has_checkpoint(checkpoint_dir)
                       else f"no checkpoint in {checkpoint_dir}: training from scratch")
-    try:
-        fitted = fit_data(model, seqs, spec, **fit)
-    except distributed.DistributedError as exc:  # a process of the group died or timed out
-        if cs.STATE["debug"]:
-            raise
-        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-        raise typer.Exit(1) from None
-    if not main_process:  # rank 0 alone writes the model
-        return
-    fitted.save(output)
-    h = (fitted.autoencoder_ if detector else fitted).history_
-    console.print(f"trained in {time.perf_counter() - start:.1f} s, {len(h['train_loss'])} epochs, final loss "
-                  f"{h['train_loss'][-1]:.4g}" + (f", best validation loss {min(h['val_loss']):.4g}"
-                                                  if h.get("val_loss") else "")
-                  + (f"; {error_model} error model, {threshold_method} threshold {fitted.threshold_:.4g} on held-out "
-                     "data" if detector else "") + f"; saved to {output}")
+    fitted = fit_data(model, seqs, spec, **fit)
+    if is_main_process():
+        fitted.save(output)
+        console.print(cs.training_summary(fitted, time.perf_counter() - start, output))
 
 
 @app.command(cls=Command)
@@ -182,20 +136,15 @@ def encode(model: ModelArg, data: DataArg, output: Output = Path("codes.csv"), w
 
     Example: lstmae encode model/ sensors.csv -o codes.parquet
     """
-    from .data.sources import read_stream, should_stream
-    from .streaming import codes_frames, write_frames
     from .frames import codes_frame
+    from .streaming import codes_frames
 
     cs.check_output(output)
     est, ae = cs.load(model)
-    if should_stream(data, stream):  # read, encoded and written chunk by chunk
-        n, columns = write_frames(output, codes_frames(ae, read_stream(data, cs.spec_of(est), read)[0].sequences, window,
-                                                       stride))
-        cs.console(quiet).print(f"wrote {n} codes of size {sum(c.startswith('code_') for c in columns)} to {output}")
-        return
-    frame = codes_frame(ae, cs.read(data, cs.spec_of(est), read)[0], window, stride)
-    cs.write(output, frame)
-    cs.console(quiet).print(f"wrote {len(frame)} codes of size {frame.filter(like='code_').shape[1]} to {output}")
+    seqs, _ = cs.read_input(data, cs.spec_of(est), read, stream)  # a stream is encoded and written chunk by chunk
+    tables = (codes_frames(ae, seqs.sequences, window, stride) if cs.is_stream(seqs)
+              else codes_frame(ae, seqs, window, stride))
+    cs.console(quiet).print(f"wrote {cs.write_tables(output, tables)} codes to {output}")
 
 
 @app.command(cls=Command)
@@ -207,21 +156,15 @@ def reconstruct(model: ModelArg, data: DataArg, output: Output = Path("reconstru
 
     Example: lstmae reconstruct model/ sensors.csv -o rebuilt.csv
     """
-    from .data.sources import read_stream, should_stream
-    from .streaming import reconstruction_frames, write_frames
     from .frames import reconstruction_frame
+    from .streaming import reconstruction_frames
 
     cs.check_output(output)
     est, ae = cs.load(model)
-    if should_stream(data, stream):  # read, rebuilt and written chunk by chunk
-        source = read_stream(data, cs.spec_of(est), read)[0].sequences
-        n, _ = write_frames(output, reconstruction_frames(ae, source, window, stride, progress=not quiet))
-        cs.console(quiet).print(f"wrote {n} reconstructed rows to {output}")
-        return
-    seqs, _ = cs.read(data, cs.spec_of(est), read)
-    frame = reconstruction_frame(ae, seqs, window, stride, progress=not quiet)
-    cs.write(output, frame)
-    cs.console(quiet).print(f"wrote {len(frame)} reconstructed rows to {output}")
+    seqs, _ = cs.read_input(data, cs.spec_of(est), read, stream)  # a stream is rebuilt and written chunk by chunk
+    tables = (reconstruction_frames if cs.is_stream(seqs) else reconstruction_frame)(
+        ae, seqs.sequences if cs.is_stream(seqs) else seqs, window, stride, progress=not quiet)
+    cs.console(quiet).print(f"wrote {cs.write_tables(output, tables)} reconstructed rows to {output}")
 
 
 @app.command(cls=Command)
@@ -266,44 +209,35 @@ def detect(
 
     Example: lstmae detect model/ sensors.csv -o scores.csv --events events.csv --plot scores.png
     """
-    from .data.sources import read_stream, should_stream
-    from .streaming import DetectionStream, write_frames
     from .detector import LSTMAnomalyDetector
     from .frames import detection_frames
     from .metrics import binary_labels, detection_metrics
+    from .streaming import DetectionStream
 
     for path in (output, events):
         if path is not None:
             cs.check_output(path)
     est, ae = cs.load(model)
-    if should_stream(data, stream):  # scored and written chunk by chunk; events followed across chunks
-        if plot is not None:
-            raise UsageError("--plot draws the whole series, which a stream never holds; plot a part of it without "
-                             "--stream.")
-        source = read_stream(data, cs.spec_of(est), read)[0].sequences
-        det = LSTMAnomalyDetector.for_model(est, window, stride, k_sigma=k_sigma, threshold_value=threshold)
-        result = DetectionStream(det, source, threshold, progress=not quiet)
-        write_frames(output, result.frames())
-        console = cs.console(quiet)
-        console.print(f"threshold {result.threshold:.4g}: {result.n_flagged} of {result.n_points} points flagged, "
-                      f"{len(result.events)} events; wrote {output}")
-        if events is not None:
-            cs.write(events, result.events_frame())
-            console.print(f"wrote {events}")
-        return
-    seqs, _ = cs.read(data, cs.spec_of(est), read)
-    if plot is not None and seqs.kind != "series":
-        raise UsageError(f"--plot draws one long series; this data holds {seqs.n_sequences} separate sequences.")
+    seqs, _ = cs.read_input(data, cs.spec_of(est), read, stream)
+    if plot is not None and (cs.is_stream(seqs) or seqs.kind != "series"):
+        raise UsageError("--plot draws one whole long series; this data is a stream or holds separate sequences.")
     det = LSTMAnomalyDetector.for_model(est, window, stride, k_sigma=k_sigma, threshold_value=threshold)
-    frame, table, threshold, errors = detection_frames(det, seqs, threshold, progress=not quiet)
-    scores, flagged = frame["score"].to_numpy(), frame["anomaly"].to_numpy()
-    cs.write(output, frame)
+    if cs.is_stream(seqs):  # scored and written chunk by chunk; events followed across chunks
+        result = DetectionStream(det, seqs.sequences, threshold, progress=not quiet)
+        n_rows = cs.write_tables(output, result.frames())
+        summary, table, threshold = f"{result.n_flagged} of {n_rows} points", result.events_frame(), result.threshold
+    else:
+        frame, table, threshold, errors = detection_frames(det, seqs, threshold, progress=not quiet)
+        scores, flagged = frame["score"].to_numpy(), frame["anomaly"].to_numpy()
+        cs.write(output, frame)
+        summary = f"{int(flagged.sum())} of {len(flagged)} {'points' if seqs.kind == 'series' else 'sequences'}"
     console = cs.console(quiet)
-    console.print(f"threshold {threshold:.4g}: {int(flagged.sum())} of {len(flagged)} "
-                  f"{'points' if seqs.kind == 'series' else 'sequences'} flagged, {len(table)} events; wrote {output}")
+    console.print(f"threshold {threshold:.4g}: {summary} flagged, {len(table)} events; wrote {output}")
     if events is not None:
         cs.write(events, table)
         console.print(f"wrote {events}")
+    if cs.is_stream(seqs):
+        return
     labels = binary_labels(seqs.labels, "--label-column") if seqs.labels is not None else None
     if labels is not None and labels.shape == flagged.shape:
         m = detection_metrics(labels, scores, flagged)
@@ -337,12 +271,7 @@ def evaluate_command(
     from .metrics import binary_labels, detection_metrics
 
     values = read_table(scores, columns=[score_column, predicted_column]).sequences
-    if truth is not None and truth.startswith("builtin:"):
-        labels = cs.read(truth, None, {})[0].labels
-        if labels is None:
-            raise UsageError(f"{truth} has no labels.")
-    else:
-        labels = read_table(truth or scores, columns=[label_column]).sequences[:, 0]
+    labels = cs.read_labels(truth, scores, label_column)
     metrics = detection_metrics(binary_labels(labels, f"--label-column {label_column}"), values[:, 0], values[:, 1])
     for key, value in metrics.items():
         typer.echo(f"{key:16s} {value:.4f}")
@@ -358,16 +287,10 @@ def info(model: ModelArg) -> None:
 
     Example: lstmae info model/
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from .frames import describe
 
     est = cs.load(model)[0]
-    table = Table(title=f"lstmae model {model}", show_header=False)
-    for item, value in describe(est).itertuples(index=False):
-        table.add_row(item, value)
-    Console().print(table)
+    cs.print_rows(f"lstmae model {model}", describe(est).itertuples(index=False))
     typer.echo(est.summary().to_string())
 
 
@@ -410,7 +333,7 @@ def plot_codes_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path("codes.png"),
     method: Annotated[str, typer.Option("--method", help="pca or tsne.")] = "pca",
     max_points: Annotated[int, typer.Option(
-        "--max-points", help="Plot at most this many codes (evenly spaced), to keep t-SNE fast.")] = 5000,
+        "--max-points", min=2, help="Plot at most this many codes (evenly spaced), to keep t-SNE fast.")] = 5000,
     seed: Seed = 0,
     window: Window = None, stride: Stride = None, quiet: Quiet = False, read: dict | None = None,
 ) -> None:
@@ -426,8 +349,6 @@ def plot_codes_command(
 
     if method.lower() not in ("pca", "tsne"):
         raise UsageError(f"--method {method!r} is not valid; use 'pca' or 'tsne'.")
-    if max_points < 2:
-        raise UsageError(f"--max-points {max_points} is not valid; it must be at least 2.")
     est, ae = cs.load(model)
     seqs, _ = cs.read(data, cs.spec_of(est), read)
     if read["label_column"] is not None and seqs.labels is None:

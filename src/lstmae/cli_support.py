@@ -92,12 +92,17 @@ def command(fn):
             text = in_cli_terms(" ".join(text.split()), inspect.signature(wrapper).parameters)
             typer.echo(f"error: {text or type(exc).__name__}", err=True)
             raise typer.Exit(2) from None
-        except Exception as exc:  # TrainingInterrupted (only once lstmae.training is loaded can it be one)
-            training = sys.modules.get("lstmae.training")
-            if training is None or not isinstance(exc, training.TrainingInterrupted) or STATE["debug"]:
+        except Exception as exc:  # TrainingInterrupted, DistributedError (only once their modules are loaded)
+            training, distributed = sys.modules.get("lstmae.training"), sys.modules.get("lstmae.distributed")
+            if STATE["debug"]:
                 raise
-            typer.echo(f"error: {' '.join(exc.message('rerun with --resume').split())}", err=True)
-            raise typer.Exit(exc.exit_code) from None
+            if training is not None and isinstance(exc, training.TrainingInterrupted):
+                typer.echo(f"error: {' '.join(exc.message('rerun with --resume').split())}", err=True)
+                raise typer.Exit(exc.exit_code) from None
+            if distributed is not None and isinstance(exc, distributed.DistributedError):  # a process died
+                typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+                raise typer.Exit(1) from None
+            raise
 
     return wrapper
 
@@ -257,3 +262,111 @@ def console(quiet: bool):
     from rich.console import Console
 
     return Console(stderr=True, quiet=quiet, soft_wrap=True)
+
+
+def thread_option(ctx, threads: int | None) -> None:
+    """`--threads N`: the library's thread policy reads LSTMAE_THREADS (`lstmae.threads`); set for this
+    command only, restored when it ends."""
+    import os
+
+    if threads is None:
+        return
+    before = os.environ.get("LSTMAE_THREADS")
+    os.environ["LSTMAE_THREADS"] = str(threads)
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop("LSTMAE_THREADS", None)
+        else:
+            os.environ["LSTMAE_THREADS"] = before
+
+    ctx.call_on_close(restore)
+
+
+def relaunch(nproc: int | None) -> None:
+    """`--nproc N`: run this same command line under torchrun in N processes (exits with its code)."""
+    from . import distributed
+
+    if nproc is not None and distributed.env_world_size() > 1:
+        raise UsageError("--nproc starts torchrun itself; under torchrun already, leave --nproc out.")
+    if nproc is not None and nproc > 1:
+        argv = sys.argv[1:]
+        if not any(a == "--nproc" or a.startswith("--nproc=") for a in argv):
+            raise UsageError("--nproc relaunches the lstmae command line, which is not this program's; run "
+                             "torchrun --nproc-per-node N $(which lstmae) train ... instead.")
+        raise typer.Exit(distributed.launch(nproc, distributed.strip_option(argv, "--nproc")))
+
+
+def read_input(data: str, spec, options: dict, stream: bool | None):
+    """(data, spec): read in memory (SequenceData), or opened as a stream (`lstmae.data.sources`) when
+    `stream` (``--stream``) says so or the input is large."""
+    from .data.sources import read_stream, should_stream
+
+    return read_stream(data, spec, options) if should_stream(data, stream) else read(data, spec, options)
+
+
+def is_stream(data) -> bool:
+    from .data.containers import SequenceData
+
+    return not isinstance(data, SequenceData)
+
+
+def write_tables(path: Path, tables) -> int:
+    """Write one DataFrame, or an iterator of them (a stream, written as it is made); returns the rows."""
+    import pandas as pd
+
+    if isinstance(tables, pd.DataFrame):
+        write(path, tables)
+        return len(tables)
+    from .streaming import write_frames
+
+    return write_frames(path, tables)[0]
+
+
+def continue_from(init_from: Path, params: dict, architecture: tuple[str, ...], **settings):
+    """The saved model in `init_from`, set to continue training (`warm_start`) with the given settings;
+    an option that asks for another architecture than the saved one is refused."""
+    from .estimators import LSTMAutoencoder
+
+    base = load(init_from)[1]
+    defaults = LSTMAutoencoder().get_params()
+    for name in architecture:
+        if params[name] != defaults[name] and params[name] != base.get_params()[name]:
+            raise UsageError(f"--{name.replace('_', '-')} {params[name]}: {init_from} has {name} "
+                             f"{base.get_params()[name]}; --init-from keeps the saved architecture.")
+    return base.set_params(**{k: v for k, v in params.items() if k not in architecture}, **settings, warm_start=True)
+
+
+def training_summary(fitted, seconds: float, output: Path) -> str:
+    """One line about a finished training run (and a detector's threshold)."""
+    ae = getattr(fitted, "autoencoder_", fitted)
+    h = ae.history_
+    text = (f"trained in {seconds:.1f} s, {len(h['train_loss'])} epochs, final loss {h['train_loss'][-1]:.4g}"
+            + (f", best validation loss {min(h['val_loss']):.4g}" if h.get("val_loss") else ""))
+    if fitted is not ae:
+        text += (f"; {fitted.error_model} error model, {fitted.threshold_rule} threshold {fitted.threshold_:.4g} on "
+                 "held-out data")
+    return text + f"; saved to {output}"
+
+
+def read_labels(truth: str | None, scores: Path, label_column: str):
+    """True labels for `lstmae evaluate`: a column of TRUTH (a file or builtin:NAME), else of the scores file."""
+    from .data.tables import read_table
+
+    if truth is not None and truth.startswith("builtin:"):
+        labels = read(truth, None, {})[0].labels
+        if labels is None:
+            raise UsageError(f"{truth} has no labels.")
+        return labels
+    return read_table(truth or scores, columns=[label_column]).sequences[:, 0]
+
+
+def print_rows(title: str, rows) -> None:
+    """(item, value) rows as a two-column table on standard output."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    for item, value in rows:
+        table.add_row(item, value)
+    Console().print(table)
