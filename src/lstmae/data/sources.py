@@ -349,7 +349,7 @@ class TableSource(Source):
         import pyarrow.dataset as ds
 
         from .formats import one_line
-        from .tables import recognised_label, recognised_time, resolve_column
+        from .tables import recognised_label, recognised_time, resolve_column, resolve_roles
 
         self.path = Path(path)
         self.name = f"'{self.path}'"
@@ -378,16 +378,9 @@ class TableSource(Source):
             time_column = recognised_time(frame, skip)
         if label_column is None and len(frame):
             label_column = recognised_label(frame, skip, time_column)
-        special: dict[str, str] = {}
-        for role, spec in (("time_column", time_column), ("id_column", id_column), ("label_column", label_column)):
-            if spec is None:
-                continue
-            name = resolve_column(spec, names, role, src)
-            if name in special:
-                raise ValueError(f"column {name!r} cannot be both {special[name]} and {role}")
-            special[name] = role
-        self.roles = {r: next((n for n, rr in special.items() if rr == r), None)
-                      for r in ("time_column", "id_column", "label_column")}
+        self.roles = resolve_roles(names, src, time_column=time_column, id_column=id_column,
+                                   label_column=label_column)
+        special = {name: role for role, name in self.roles.items() if name is not None}
         if columns is None:
             dropped = {resolve_column(c, names, "excluded column", src) for c in (exclude or [])}
             features = [n for n in names if n not in special and n not in dropped

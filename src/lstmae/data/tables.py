@@ -193,6 +193,20 @@ def recognised_label(df: pd.DataFrame, exclude: Sequence[ColumnSpec] | None, tim
     return None
 
 
+def resolve_roles(names: list[str], path: Path, **specs: ColumnSpec | None) -> dict[str, str | None]:
+    """The columns named by ``time_column``, ``id_column``, ``label_column`` (names or positions),
+    each resolved against `names`; one column cannot play two roles."""
+    roles: dict[str, str | None] = {}
+    for role in ("time_column", "id_column", "label_column"):
+        spec = specs.get(role)
+        name = None if spec is None else resolve_column(spec, names, role, path)
+        taken = next((r for r, n in roles.items() if n is not None and n == name), None)
+        if taken is not None:
+            raise ValueError(f"column {name!r} cannot be both {taken} and {role}")
+        roles[role] = name
+    return roles
+
+
 # --------------------------------------------------------------------------- read
 def read_table(
     path: str | os.PathLike[str],
@@ -345,17 +359,9 @@ def _from_frame(
 ) -> SequenceData:
     df.columns = [str(c) for c in df.columns]
     names = list(df.columns)
-    special: dict[str, str] = {}
-    for role, spec in (("time_column", time_column), ("id_column", id_column), ("label_column", label_column)):
-        if spec is None:
-            continue
-        name = resolve_column(spec, names, role, path)
-        if name in special:
-            raise ValueError(f"column {name!r} cannot be both {special[name]} and {role}")
-        special[name] = role
-    time_name = next((n for n, r in special.items() if r == "time_column"), None)
-    id_name = next((n for n, r in special.items() if r == "id_column"), None)
-    label_name = next((n for n, r in special.items() if r == "label_column"), None)
+    roles = resolve_roles(names, path, time_column=time_column, id_column=id_column, label_column=label_column)
+    special = {name: role for role, name in roles.items() if name is not None}
+    time_name, id_name, label_name = roles["time_column"], roles["id_column"], roles["label_column"]
 
     if columns is None:
         # Columns without a name in the header (pandas calls them "Unnamed: i"; e.g. the
