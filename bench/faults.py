@@ -850,7 +850,7 @@ def sigterms(work: Path, n: int, rng: np.random.Generator, verbose: bool = False
                 while proc.poll() is None and _epoch_on_disk(ck) < target:
                     time.sleep(0.003)
                 if proc.poll() is None:
-                    time.sleep(rng.uniform(0, 0.3))  # somewhere in the next epoch (or its checkpoint)
+                    time.sleep(rng.uniform(0, 0.1))  # somewhere in the next epoch or two (or a checkpoint)
                     proc.send_signal(signal.SIGTERM)
                     stats["sent"] += 1
                     o, e = proc.communicate(timeout=600)

@@ -22,12 +22,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-import lstmae._atomic as atomic
 import lstmae.serialization as ser
 from conftest import make_sines
 from lstmae import LSTMAutoencoder, LSTMClassifier, ModelFileError
 from lstmae._atomic import DirectoryBusyError, WriteError, directory_lock
-from lstmae.checkpoint import Checkpointer, load_checkpoint, save_checkpoint
+from lstmae.checkpoint import Checkpointer, load_checkpoint
 from lstmae.cli import app
 from lstmae.serialization import load_model
 from lstmae.training import TrainingInterrupted
@@ -510,10 +509,14 @@ def test_a_second_writer_waits_or_says_who_holds_the_directory(saved, tmp_path, 
     assert sorted(p.name for p in model.iterdir()) == ["config.json", "model.safetensors", "state.json"]
 
 
-def test_a_lock_file_left_by_a_dead_process_does_not_block(saved, tmp_path):
+def test_what_a_killed_writer_leaves_does_not_block_and_is_cleared(saved, tmp_path):
     model = copy_model(saved, tmp_path / "m")
     (model / ".lstmae.lock").write_text("")  # a writer killed with SIGKILL leaves it (unlocked)
+    (model / ".tmp-x1y2-model.safetensors").write_bytes(b"half")
+    (model / ".bak-123-config.json").write_text("{}")
+    (model / ".tmp-notes.txt").write_text("not ours")
     LSTMAutoencoder.load(model).save(model)
+    (model / ".tmp-notes.txt").unlink()
     assert sorted(p.name for p in model.iterdir()) == ["config.json", "model.safetensors", "state.json"]
 
 

@@ -77,7 +77,7 @@ class DirectoryBusyError(OSError):
 
     def __str__(self) -> str:
         return (f"another process is writing {self.filename} (it holds {Path(self.filename) / LOCK_FILE}; "
-                f"waited {self.waited:.0f} s): let it finish, or write elsewhere.")
+                f"waited {self.waited:.1f} s): let it finish, or write elsewhere.")
 
 
 def as_os_error(exc: BaseException) -> OSError | None:

@@ -54,6 +54,7 @@ directory again if this save created it.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -174,6 +175,7 @@ def save_model_dir(path: str | os.PathLike, config: dict, module: nn.Module, sta
     made = make_dirs(path)
     try:
         with directory_lock(path), AtomicGroup() as group:
+            _remove_strays(path)
             with atomic_path(path / WEIGHTS_FILE, group=group) as tmp:
                 save_file(tensors, str(tmp), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
                 weights_sha = sha256_file(tmp)
@@ -186,6 +188,16 @@ def save_model_dir(path: str | os.PathLike, config: dict, module: nn.Module, sta
         remove_made_dirs(made)  # only what this call created, and only if empty
         raise
     return path
+
+
+def _remove_strays(path: Path) -> None:
+    """Temporary files and rollback links of a writer that was killed (only with the lock held: then no
+    other writer has any)."""
+    names = (CONFIG_FILE, STATE_FILE, WEIGHTS_FILE)
+    for p in path.iterdir():
+        if p.name.startswith((".tmp-", ".bak-")) and p.name.endswith(names) and p.is_file():
+            with contextlib.suppress(OSError):
+                p.unlink()
 
 
 def _read_json(path: Path, limit: int | None = None) -> dict:
