@@ -27,7 +27,7 @@ from torch import nn
 from . import distributed
 from ._validation import check_bool, check_number
 from .config import ModelConfig
-from .data.scaling import SCALES, SequenceScaler
+from .data.scaling import SCALES, SequenceScaler, check_scaled
 from .data.sequences import Padded
 from .data.spec import DataSpec
 from .serialization import ModelFileError, check_weights, load_weights, read_model_dir, save_model_dir
@@ -101,12 +101,12 @@ def scaled_batch(padded: Padded, scaler: SequenceScaler, name: str = "X") -> dic
     return data
 
 
-def check_scaled(x: np.ndarray, scaler: SequenceScaler, name: str) -> None:
-    if not np.isfinite(x).all():
-        raise ValueError(
-            f"{name} holds values that overflow float32 once scaled (scale={scaler.method!r}); they are far "
-            "outside the range seen in fit. Rescale the data."
-        )
+def json_params_of(est: BaseEstimator, exclude: tuple[str, ...] = ()) -> dict:
+    """`est`'s constructor parameters (less `exclude`) as JSON values: a RandomState object becomes None."""
+    params = {k: v for k, v in est.get_params(deep=False).items() if k not in exclude}
+    if not (params.get("random_state") is None or isinstance(params["random_state"], int)):
+        params["random_state"] = None  # a RandomState object cannot go into JSON
+    return params
 
 
 class DataSpecMixin:
@@ -258,10 +258,7 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
     # ------------------------------------------------------------------ persistence
     def json_params(self) -> dict:
         """The constructor parameters as JSON values (what config.json stores)."""
-        params = self.get_params(deep=False)
-        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
-            params["random_state"] = None  # a RandomState object cannot go into JSON
-        return params
+        return json_params_of(self)
 
     @classmethod
     def params_from_json(cls, params: dict) -> dict:

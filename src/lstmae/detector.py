@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import DataSpecMixin
+from ._base import DataSpecMixin, json_params_of
 from ._validation import check_choice, check_number
 from .data.sequences import LIST, Padded, to_padded, to_series
 from .data.sources import is_source
@@ -425,9 +425,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         """A model directory like the autoencoder's, plus the error model and threshold in state.json."""
         check_is_fitted(self, "threshold_")
         ae_config, module, ae_state = self.autoencoder_.to_parts()
-        params = {k: v for k, v in self.get_params(deep=False).items() if k != "autoencoder"}
-        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
-            params["random_state"] = None
+        params = json_params_of(self, exclude=("autoencoder",))
         config = {"estimator": type(self).__name__, "params": params, "autoencoder": ae_config,
                   "model": ae_config["model"]}
         if getattr(self, "data_spec_", None) is not None:

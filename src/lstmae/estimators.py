@@ -15,7 +15,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._base import SequenceEstimator, resolve_device, scaled_batch, seed_from, validation_count
 from .config import ModelConfig
-from .data.scaling import SequenceScaler
+from .data.scaling import SequenceScaler, check_scaled
 from .data.sequences import Padded, as_numeric, check_finite, frame_to_series, restore_form, to_padded, to_series
 from .data.sources import is_source
 from .data.spec import DataSpec
@@ -277,11 +277,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         data = scaled_batch(padded, self.scaler_)
         if future is not None:
             scaled = self.scaler_.transform(future)
-            if not np.isfinite(scaled).all():
-                raise ValueError(
-                    f"y holds values that overflow float32 once scaled (scale={self.scaler_.method!r}); they are far "
-                    "outside the range seen in fit. Rescale the data."
-                )
+            check_scaled(scaled, self.scaler_, "y")
             data["future"] = torch.from_numpy(np.ascontiguousarray(scaled))
         if self.config_.loss == "bce":
             mask = torch.from_numpy(padded.mask())

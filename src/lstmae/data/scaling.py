@@ -87,3 +87,12 @@ class SequenceScaler:
     @classmethod
     def from_dict(cls, d: dict) -> "SequenceScaler":
         return cls(d["method"], np.asarray(d["offset"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64))
+
+
+def check_scaled(x: np.ndarray, scaler: SequenceScaler, name: str) -> None:
+    """Refuse scaled values that overflowed float32 (far outside the range seen in fit)."""
+    if not np.isfinite(x).all():
+        raise ValueError(
+            f"{name} holds values that overflow float32 once scaled (scale={scaler.method!r}); they are far "
+            "outside the range seen in fit. Rescale the data."
+        )

@@ -74,6 +74,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from .scaling import check_scaled
+
 __all__ = [
     "ArraySource", "Chunk", "Source", "TableSource", "WindowStream", "fit_scaler", "is_source", "iter_windows",
     "open_for_spec", "open_source", "read_stream", "should_stream", "window_plan",
@@ -1004,9 +1006,7 @@ class WindowStream:
         if self.scaler is None:
             return values
         x = self.scaler.transform(values)
-        if not np.isfinite(x).all():
-            raise ValueError(f"{where} holds values that overflow float32 once scaled (scale={self.scaler.method!r}); "
-                             "they are far outside the range seen in fit. Rescale the data.")
+        check_scaled(x, self.scaler, where)
         if self.bce and len(x) and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
             raise ValueError(f"loss='bce' needs data in [0, 1] after scaling, but {where} spans "
                              f"[{float(x.min()):.3g}, {float(x.max()):.3g}] with scale={self.scaler.method!r}; use "
