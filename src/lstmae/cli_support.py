@@ -216,6 +216,12 @@ def split_list(text: str | None) -> list[str] | None:
     return None if text is None else [c.strip() for c in text.split(",")]
 
 
+def read_kwargs(options: dict) -> dict:
+    """The read options of the command line as the data layer takes them (``--columns A,B`` as a list)."""
+    return {**{k: options.get(k) for k in ("time_column", "id_column", "label_column", "layout", "fill")},
+            "columns": split_list(options.get("columns")), "exclude": split_list(options.get("exclude"))}
+
+
 def read(data: str, spec, options: dict):
     """DATA read the way `spec` (a DataSpec, or None) says, each given option overriding it: (SequenceData, spec)."""
     from .data.datasets import read_data
@@ -224,8 +230,7 @@ def read(data: str, spec, options: dict):
         raise UsageError(f"--layout {options['layout']!r} is not valid; use 'long' or 'rows'.")
     if not data.startswith("builtin:") and not Path(data).exists():
         raise UsageError(f"no such file: {data} (give a CSV, Parquet, .npy or .npz file, or builtin:NAME).")
-    return read_data(data, spec, columns=split_list(options.get("columns")), exclude=split_list(options.get("exclude")),
-                     **{k: options.get(k) for k in ("time_column", "id_column", "label_column", "layout", "fill")})
+    return read_data(data, spec, **read_kwargs(options))
 
 
 def load(model: Path):
@@ -302,7 +307,7 @@ def read_input(data: str, spec, options: dict, stream: bool | None):
     `stream` (``--stream``) says so or the input is large."""
     from .data.sources import read_stream, should_stream
 
-    return read_stream(data, spec, options) if should_stream(data, stream) else read(data, spec, options)
+    return read_stream(data, spec, read_kwargs(options)) if should_stream(data, stream) else read(data, spec, options)
 
 
 def is_stream(data) -> bool:

@@ -730,12 +730,9 @@ class StreamedData:
 
 def read_stream(path: str | os.PathLike, spec, read: dict) -> tuple[StreamedData, Any]:
     """The command line's `read_data` for a stream: (StreamedData, the DataSpec it is read with). `read`: the
-    read options (``columns`` and ``exclude`` as lists or comma-separated text, roles, ``layout``, ``fill``)."""
-    def split(v):
-        return [c.strip() for c in v.split(",")] if isinstance(v, str) else v
-
-    source = open_for_spec(path, spec, columns=split(read.get("columns")), exclude=split(read.get("exclude")),
-                           **{k: read.get(k) for k in ("time_column", "id_column", "label_column", "layout", "fill")})
+    read options (``columns`` and ``exclude`` as lists of names, roles, ``layout``, ``fill``)."""
+    source = open_for_spec(path, spec, **{k: read.get(k) for k in
+                                          ("columns", "exclude", "time_column", "id_column", "label_column", "layout", "fill")})
     if source.kind != "series":
         raise ValueError(f"the command line streams one long series; {path} has an id column "
                          f"({source.roles['id_column']}): stream its sequences from Python (lstmae.data.sources), or "
