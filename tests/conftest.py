@@ -5,6 +5,9 @@ import os
 # (and numpy / scikit-learn) load their OpenMP runtime; results are unchanged.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -38,3 +41,32 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ helpers shared by several test files
+SRC = str(Path(__file__).parents[1] / "src")
+
+
+def subprocess_env(**extra) -> dict:
+    """The environment of an `lstmae` child process: one thread, the package importable, warnings quiet."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
+            "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **extra}
+
+
+def train_cmd(data, out, *extra) -> list[str]:
+    """`lstmae train` on a small series (8 epochs, seed 3), as a child process's argv."""
+    return [sys.executable, "-m", "lstmae.cli", "train", str(data), "--window", "12", "--epochs", "8",
+            "--hidden-size", "12", "--batch-size", "16", "--seed", "3", "--quiet", "-o", str(out), *extra]
+
+
+def weights(est) -> dict:
+    """A copy of a fitted estimator's weights."""
+    return {k: v.clone() for k, v in est.module_.state_dict().items()}
+
+
+def assert_same_weights(a, b) -> None:
+    """Bit-identical weights; `a` and `b` are fitted estimators or weight dicts."""
+    a, b = (x if isinstance(x, dict) else weights(x) for x in (a, b))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs"

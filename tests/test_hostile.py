@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import lstmae.serialization as ser
-from conftest import make_sines
+from conftest import assert_same_weights, make_sines, subprocess_env, train_cmd, weights
 from lstmae import LSTMAutoencoder, LSTMClassifier, ModelFileError
 from lstmae._atomic import DirectoryBusyError, WriteError, directory_lock
 from lstmae.checkpoint import Checkpointer, load_checkpoint
@@ -34,26 +34,12 @@ from lstmae.training import TrainingInterrupted
 X = make_sines(n=32, length=8, n_features=2)
 TINY = dict(hidden_size=6, epochs=4, batch_size=8, random_state=0)
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-SRC = str(Path(__file__).parents[1] / "src")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def env(**extra):
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
-            "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), **extra}
-
-
 def snapshot(directory):
     return {p.name: p.read_bytes() for p in sorted(Path(directory).iterdir())}
-
-
-def weights(ae):
-    return {k: v.clone() for k, v in ae.module_.state_dict().items()}
-
-
-def same_weights(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +107,7 @@ def test_a_hostile_directory_is_refused_under_a_memory_limit(saved, tmp_path):
     (profile / "config.json").write_text(json.dumps(cfg))
 
     def limited(*args):
-        return subprocess.run(args, capture_output=True, text=True, env=env(), timeout=300)
+        return subprocess.run(args, capture_output=True, text=True, env=subprocess_env(), timeout=300)
 
     p = limited(sys.executable, "-c", LIMITED, "2", str(big), str(profile))
     assert p.returncode == 0, p.stderr
@@ -327,7 +313,7 @@ def test_a_real_write_failure_in_a_subprocess(tmp_path):
               "from lstmae.cli import main; sys.argv = ['lstmae'] + sys.argv[1:]; main()")
     p = subprocess.run([sys.executable, "-c", script, "train", str(data), "--window", "8", "--epochs", "1",
                         "--hidden-size", "8", "-q", "-o", str(tmp_path / "new")], capture_output=True, text=True,
-                       env=env(), timeout=300)
+                       env=subprocess_env(), timeout=300)
     lines = (p.stdout + p.stderr).strip().splitlines()
     assert p.returncode == 2 and lines == [f"error: cannot write {tmp_path}/new/model.safetensors: File too large"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
@@ -366,7 +352,7 @@ def test_a_failed_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     assert sorted(p.name for p in ck.iterdir()) == ["checkpoint-000002.safetensors", "checkpoint.json"]
     assert load_checkpoint(ck)["epoch"] == 2
     resumed = LSTMAutoencoder(**TINY).fit(X, checkpoint_dir=ck, resume=True)
-    assert same_weights(weights(resumed), weights(LSTMAutoencoder(**TINY).fit(X)))
+    assert_same_weights(weights(resumed), weights(LSTMAutoencoder(**TINY).fit(X)))
 
 
 # ------------------------------------------------------------------------------ concurrent writers
@@ -434,8 +420,8 @@ def test_two_processes_saving_one_model_directory(tmp_path):
     target, barrier = tmp_path / "shared", tmp_path / "ready"
     barrier.mkdir()
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(src), str(target), "25", str(barrier), "3"],
-                                env=env(), stdout=subprocess.PIPE, text=True) for src in (a, b)]
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(target), str(barrier), "3"], env=env(),
+                                env=subprocess_env(), stdout=subprocess.PIPE, text=True) for src in (a, b)]
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(target), str(barrier), "3"], env=subprocess_env(),
                               stdout=subprocess.PIPE, text=True)
     overlaps = [w.communicate(timeout=300)[0] for w in writers]
     assert [w.returncode for w in writers] == [0, 0]
@@ -448,7 +434,7 @@ def test_two_processes_saving_one_model_directory(tmp_path):
     loaded = LSTMAutoencoder.load(target)  # checksums, shapes: the three files come from one save
     source = a if loaded.config_.hidden_size == 6 else b
     # (the bytes of a safetensors header may differ between processes: its metadata is a hash map)
-    assert same_weights(load_file(str(target / "model.safetensors")), load_file(str(source / "model.safetensors")))
+    assert_same_weights(load_file(str(target / "model.safetensors")), load_file(str(source / "model.safetensors")))
     assert snapshot(target)["state.json"] == snapshot(source)["state.json"]
 
 
@@ -470,7 +456,7 @@ def test_two_processes_saving_one_checkpoint_directory(tmp_path):
     target, barrier = tmp_path / "shared", tmp_path / "ready"
     barrier.mkdir()
     writers = [subprocess.Popen([sys.executable, "-c", CK_WRITER, str(tmp_path / s), str(target), "25", str(barrier)],
-                                env=env()) for s in ("1", "2")]
+                                env=subprocess_env()) for s in ("1", "2")]
     assert [w.wait(timeout=300) for w in writers] == [0, 0]
     meta = json.loads((target / "checkpoint.json").read_text())
     state = load_checkpoint(target, {"run": meta["fingerprint"]["run"]})  # SHA-256 of the tensors checked
@@ -562,7 +548,7 @@ def test_sigterm_mid_epoch_saves_the_last_completed_epoch_and_resumes_bit_identi
                        "fit again with resume=True to continue"
     assert load_checkpoint(tmp_path / "ck")["epoch"] == 4
     resumed = LSTMAutoencoder(**p).fit(X, checkpoint_dir=tmp_path / "ck", checkpoint_every=every, resume=True)
-    assert same_weights(weights(resumed), weights(reference))
+    assert_same_weights(weights(resumed), weights(reference))
     assert resumed.history_["train_loss"] == reference.history_["train_loss"]
 
 
@@ -593,19 +579,14 @@ def test_an_ignored_sigterm_stays_ignored(sigterm_at_batch):
         signal.signal(signal.SIGTERM, previous)
 
 
-def _train_cmd(data, out, *extra):
-    return [sys.executable, "-m", "lstmae.cli", "train", str(data), "--window", "12", "--epochs", "8",
-            "--hidden-size", "12", "--batch-size", "16", "--seed", "3", "--quiet", "-o", str(out), *extra]
-
-
 @pytest.mark.slow
 def test_sigterm_to_lstmae_train_then_resume_equals_the_uninterrupted_run(tmp_path):
     t = np.arange(400)
     data = tmp_path / "series.csv"
     np.savetxt(data, np.c_[np.sin(t / 5), np.cos(t / 7)], delimiter=",", header="a,b", comments="")
-    subprocess.run(_train_cmd(data, tmp_path / "reference"), check=True, env=env(), timeout=300)
+    subprocess.run(train_cmd(data, tmp_path / "reference"), check=True, env=subprocess_env(), timeout=300)
     ck = tmp_path / "ck"
-    proc = subprocess.Popen(_train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck), env=env(),
+    proc = subprocess.Popen(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck), env=subprocess_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not (ck / "checkpoint.json").exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -619,8 +600,8 @@ def test_sigterm_to_lstmae_train_then_resume_equals_the_uninterrupted_run(tmp_pa
     assert lines == [f"error: interrupted by SIGTERM after epoch {epoch}; the checkpoint in {ck} holds epoch {epoch}: "
                      "rerun with --resume"]
     assert not (tmp_path / "model").exists()
-    subprocess.run(_train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck, "--resume"), check=True, env=env(),
+    subprocess.run(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck, "--resume"), check=True, env=subprocess_env(),
                    timeout=300)
     ref = load_file(str(tmp_path / "reference" / "model.safetensors"))
     got = load_file(str(tmp_path / "model" / "model.safetensors"))
-    assert same_weights(ref, got)
+    assert_same_weights(ref, got)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import make_sines
+from conftest import make_sines, weights
 from lstmae import LSTMAutoencoder, LSTMClassifier
 from lstmae.cli import app
 from lstmae.frames import describe
@@ -14,10 +14,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 runner = CliRunner()
 X = make_sines(64, 10, 2)
 P = dict(hidden_size=8, batch_size=16, learning_rate=0.01, random_state=0, verbose=False)
-
-
-def weights(est):
-    return {k: v.clone() for k, v in est.module_.state_dict().items()}
 
 
 def steps(est):

@@ -2,11 +2,9 @@
 divergence, safe loading and format versions, determinism, a SIGKILL mid-training."""
 import ast
 import json
-import os
 import pickle
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from safetensors.torch import load_file
 
 import lstmae.checkpoint as ckpt
 import lstmae.serialization as ser
-from conftest import make_sines
+from conftest import assert_same_weights, make_sines, subprocess_env, train_cmd, weights
 from lstmae import LSTMAutoencoder, ModelFileError
 from lstmae.checkpoint import CheckpointError, Checkpointer, load_checkpoint
 from lstmae.training import TrainingDivergedError
@@ -28,17 +26,6 @@ TINY = dict(hidden_size=6, epochs=4, batch_size=8, random_state=0)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def weights(ae):
-    return {k: v.clone() for k, v in ae.module_.state_dict().items()}
-
-
-def assert_same_weights(a, b):
-    a, b = (weights(x) if isinstance(x, LSTMAutoencoder) else x for x in (a, b))
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), f"{k} differs"
 
 
 def without_times(history):
@@ -186,24 +173,15 @@ def test_damaged_checkpoints_are_refused_and_a_fresh_fit_clears_them(tmp_path):
 
 
 # ------------------------------------------------------------------------------ SIGKILL mid-training
-def _train_cmd(data, out, *extra):
-    return [sys.executable, "-m", "lstmae.cli", "train", str(data), "--window", "12", "--epochs", "8",
-            "--hidden-size", "12", "--batch-size", "16", "--seed", "3", "--quiet", "-o", str(out), *extra]
-
-
-def _env():
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path):
     t = np.arange(400)
     data = tmp_path / "series.csv"
     np.savetxt(data, np.c_[np.sin(t / 5), np.cos(t / 7)], delimiter=",", header="a,b", comments="")
-    subprocess.run(_train_cmd(data, tmp_path / "reference"), check=True, env=_env(), timeout=300)
+    subprocess.run(train_cmd(data, tmp_path / "reference"), check=True, env=subprocess_env(), timeout=300)
 
     ck = tmp_path / "ck"
-    proc = subprocess.Popen(_train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck), env=_env())
+    proc = subprocess.Popen(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck), env=subprocess_env())
     deadline = time.monotonic() + 240
     while not (ck / "checkpoint.json").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -212,8 +190,8 @@ def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path):
     killed_at = json.loads((ck / "checkpoint.json").read_text())["epoch"]
     assert 1 <= killed_at < 8 and not (tmp_path / "model" / "config.json").exists()
 
-    subprocess.run(_train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck, "--resume"), check=True,
-                   env=_env(), timeout=300)
+    subprocess.run(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck, "--resume"), check=True,
+                   env=subprocess_env(), timeout=300)
     ref = load_file(str(tmp_path / "reference" / "model.safetensors"))
     got = load_file(str(tmp_path / "model" / "model.safetensors"))
     assert ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
