@@ -89,7 +89,7 @@ def test_seeded_classifier_starts_from_exactly_the_encoder_weights(data, ae, mon
     monkeypatch.setattr(Trainer, "fit", spy)
     clf = LSTMClassifier(encoder=ae, **{**CLF, "epochs": 1}).fit(X, y)
     assert_same(seen["start"], encoder_tensors(ae.module_))
-    assert clf.config_.hidden_size == 12 and clf.config_.pooled_dim == 12  # the encoder's architecture
+    assert clf.config_.hidden_size == 12 and clf.config_.pooled_dim == 4 * 12  # the encoder's architecture, "all"
     np.testing.assert_array_equal(clf.scaler_.offset, ae.scaler_.offset)  # and its scaler
     # the autoencoder itself is untouched by the classifier's training
     assert not any(p is q for p in clf.module_.parameters() for q in ae.module_.parameters())
@@ -104,9 +104,10 @@ def test_freeze_encoder_keeps_the_weights_fine_tuning_changes_them(data, ae):
     after = encoder_tensors(tuned.module_)
     assert all(not torch.equal(after[k], before[k]) for k in before)
     assert_same(encoder_tensors(ae.module_), before)  # the autoencoder is never changed
-    # the frozen encoder's codes are the autoencoder's: a linear probe of transform(X)
+    # the frozen encoder's codes are the autoencoder's: a linear probe of transform(X) (with the default
+    # pooling "all" the first hidden_size columns are the final h, the autoencoder's code)
     np.testing.assert_allclose(
-        frozen.module_.encoder.pool(torch.from_numpy(ae.scaler_.transform(X[:5]))).detach().numpy(),
+        frozen.module_.encoder.pool(torch.from_numpy(ae.scaler_.transform(X[:5]))).detach().numpy()[:, :12],
         ae.transform(X[:5]), atol=1e-6,
     )
 
@@ -147,8 +148,11 @@ def test_variable_length_input(data, ae):
 def test_pooling_comes_from_the_encoder_unless_given(data):
     X, y = data
     ae = LSTMAutoencoder(hidden_size=6, num_layers=2, pooling="last_hc", epochs=1, random_state=0).fit(X)
-    assert LSTMClassifier(encoder=ae, epochs=1).fit(X, y).module_.head.in_features == 2 * 2 * 6
+    assert LSTMClassifier(encoder=ae, pooling=None, epochs=1).fit(X, y).module_.head.in_features == 2 * 2 * 6
     assert LSTMClassifier(encoder=ae, pooling="mean", epochs=1).fit(X, y).module_.head.in_features == 6
+    # the default, "all": last_hc (2 layers), mean and max
+    assert LSTMClassifier(encoder=ae, epochs=1).fit(X, y).module_.head.in_features == (2 * 2 + 2) * 6
+    assert LSTMClassifier(hidden_size=5, epochs=1).fit(X, y).module_.head.in_features == 4 * 5
 
 
 # ---------------------------------------------------------------------------- training options
@@ -245,3 +249,117 @@ def test_clear_errors(data, ae):
         clf.score(X[:3], ["fast", "slow"])
     with pytest.raises(ValueError, match="X has 3 features, but the model was fitted with 1"):
         clf.predict(np.zeros((2, 5, 3)))
+
+
+# ---------------------------------------------------------------------------- LP-FT (issue 12)
+def _codes(ae, X, pooling):
+    with torch.no_grad():
+        return ae.module_.encoder.eval().pool(torch.from_numpy(ae.scaler_.transform(X)), None, pooling).numpy()
+
+
+def _probe(ae, X_train, y_train, X_test, pooling="all"):
+    """The benchmark's linear probe: StandardScaler + LogisticRegression (C=1) on the codes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(_codes(ae, X_train, pooling),
+                                                                                   y_train)
+    return model.predict(_codes(ae, X_test, pooling)), model
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lp_ft_starts_as_the_linear_probe_of_the_codes(ae, n_classes, monkeypatch):
+    X, y = two_class_sines(90, seed=3)
+    if n_classes == 3:
+        y = np.array(["a", "b", "c"])[np.arange(90) % 3]
+    seen = {}
+    real = Trainer.fit
+
+    def spy(trainer, *args, **kwargs):  # the classifier the training loop starts from
+        seen["logits"] = trainer.model({"x": torch.from_numpy(ae.scaler_.transform(X[60:]))})[0]["logits"]
+        seen["lrs"] = [g["lr"] for g in trainer.optimizer.param_groups]
+        seen["groups"] = [len(g["params"]) for g in trainer.optimizer.param_groups]
+        seen["penalty"] = trainer.model.head_penalty
+        return real(trainer, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    clf = LSTMClassifier(encoder=ae, **{**CLF, "epochs": 1}).fit(X[:60], y[:60])
+    pred, model = _probe(ae, X[:60], y[:60], X[60:])
+    start = clf.classes_[seen["logits"].argmax(dim=1).numpy()]
+    np.testing.assert_array_equal(start, pred)  # LP: exactly the probe's predictions
+    proba = torch.softmax(seen["logits"].double(), dim=1).detach().numpy()
+    # float32 weights (the standardisation folded in) against float64 scikit-learn
+    np.testing.assert_allclose(proba, model.predict_proba(_codes(ae, X[60:], "all")), atol=1e-3)
+    # FT: the encoder's parameters (4 of the LSTM) at 0.01 x the learning rate, the head's (2) at it
+    assert seen["lrs"] == [pytest.approx(0.0001), pytest.approx(0.01)] and seen["groups"] == [4, 2]
+    assert seen["penalty"] is not None and seen["penalty"].shape == (n_classes, 4 * 12)
+    assert "epochs_before" not in clf.history_
+
+
+def test_lp_ft_never_below_its_probe_and_joint_is_the_old_recipe(ae):
+    X, y = two_class_sines(160, seed=5)
+    X_tr, y_tr, X_te, y_te = X[:40], y[:40], X[40:], y[40:]
+    for pooling in ("all", "last"):
+        probe_acc = float((_probe(ae, X_tr, y_tr, X_te, pooling)[0] == y_te).mean())
+        lpft = LSTMClassifier(encoder=ae, pooling=pooling, **CLF).fit(X_tr, y_tr)
+        assert lpft.score(X_te, y_te) >= probe_acc - 0.01
+    joint = LSTMClassifier(encoder=ae, fine_tuning="joint", **CLF).fit(X_tr, y_tr)
+    assert not np.array_equal(joint.predict_proba(X_te), lpft.predict_proba(X_te))
+    assert len(joint.optimizer_state_["param_groups"]) == 1
+    # a frozen encoder with LP-FT: the head starts from the probe and only the head trains
+    frozen = LSTMClassifier(encoder=ae, freeze_encoder=True, **CLF).fit(X_tr, y_tr)
+    assert len(frozen.optimizer_state_["param_groups"]) == 1
+    assert_same(encoder_tensors(frozen.module_), encoder_tensors(ae.module_))
+
+
+def test_lp_ft_continues_with_its_parameter_groups_and_saves_its_settings(data, ae, tmp_path):
+    X, y = data
+    clf = LSTMClassifier(encoder=ae, encoder_lr_scale=0.5, warm_start=True, **{**CLF, "epochs": 2}).fit(X, y)
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")  # the fitted Adam state fits: no "starts afresh" warning
+        clf.fit(X, y)
+    assert clf.history_["epochs_before"] == 2
+    groups = clf.optimizer_state_["param_groups"]
+    assert [g["lr"] for g in groups] == [pytest.approx(0.005), pytest.approx(0.01)]
+    clf.save(tmp_path / "clf")
+    loaded = LSTMClassifier.load(tmp_path / "clf")
+    assert loaded.fine_tuning == "lp-ft" and loaded.encoder_lr_scale == 0.5
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_lp_ft_clear_errors(data, ae):
+    X, y = data
+    with pytest.raises(ValueError, match=r"fine_tuning='lpft' is not valid"):
+        LSTMClassifier(encoder=ae, fine_tuning="lpft", epochs=1).fit(X, y)
+    for bad in (0, 1.5, "0.1", None):
+        with pytest.raises(ValueError, match=rf"encoder_lr_scale={bad!r} is not valid; it must be a number > 0.0 "
+                                             r"and <= 1.0"):
+            LSTMClassifier(encoder=ae, encoder_lr_scale=bad, epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lp_ft_fine_tunes_the_probes_objective(ae, n_classes, monkeypatch):
+    # the probe minimises cross-entropy + its L2 penalty; the head starts at that minimum, so with the
+    # encoder fixed the gradient of the training loss on the head is ~0 (with a wrong penalty it is not)
+    X, y = two_class_sines(60, seed=4)
+    if n_classes == 3:
+        y = np.array(["a", "b", "c"])[np.arange(60) % 3]
+    seen = {}
+    real = Trainer.fit
+
+    def spy(trainer, train, *args, **kwargs):
+        model = trainer.model.train()
+        _, loss = model(train)
+        model.zero_grad()
+        loss.backward()
+        seen["grad"] = model.head.weight.grad.abs().max().item()
+        model.head_penalty = None
+        model.zero_grad()
+        model(train)[1].backward()
+        seen["grad_without_penalty"] = model.head.weight.grad.abs().max().item()
+        return real(trainer, train, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    LSTMClassifier(encoder=ae, freeze_encoder=True, **{**CLF, "epochs": 1}).fit(X, y)
+    assert seen["grad"] < 0.02 * seen["grad_without_penalty"]

@@ -19,10 +19,11 @@ H = 5
 
 def _sizes(pooling, num_layers, bidirectional, code_size=None):
     d = 2 if bidirectional else 1
-    return {"last": code_size or d * H, "mean": d * H, "last_hc": 2 * num_layers * d * H}[pooling]
+    return {"last": code_size or d * H, "mean": d * H, "last_hc": 2 * num_layers * d * H,
+            "all": (2 * num_layers + 2) * d * H}[pooling]
 
 
-@pytest.mark.parametrize("pooling", ["last", "last_hc", "mean"])
+@pytest.mark.parametrize("pooling", ["last", "last_hc", "mean", "all"])
 @pytest.mark.parametrize("num_layers,bidirectional,code_size", [(1, False, None), (2, True, None), (2, False, 3)])
 def test_transform_shape_code_dim_and_feature_names(pooling, num_layers, bidirectional, code_size):
     X = make_sines(20, 9, 2)
@@ -39,7 +40,7 @@ def test_transform_shape_code_dim_and_feature_names(pooling, num_layers, bidirec
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-@pytest.mark.parametrize("pooling", ["last", "last_hc", "mean"])
+@pytest.mark.parametrize("pooling", ["last", "last_hc", "mean", "all"])
 def test_variable_length_batch_equals_single_sequence_runs(pooling, activation):
     X = make_sines(6, 11, 2, seed=1)
     ae = LSTMAutoencoder(hidden_size=H, num_layers=2, bidirectional=True, pooling=pooling, activation=activation,
@@ -156,3 +157,24 @@ def test_cli_plot_codes_sequences_with_labels_and_a_series(tmp_path):
                             "--max-points", "50", "-o", str(tmp_path / "s.png")])
     assert r.exit_code == 0, r.output
     assert "map of 50 codes" in r.output and (tmp_path / "s.png").is_file()
+
+
+def test_all_pooling_is_last_hc_mean_and_max_of_the_valid_outputs():
+    torch.manual_seed(0)
+    cfg = ModelConfig(n_features=2, hidden_size=H, num_layers=2, bidirectional=True, pooling="all")
+    assert cfg.pooled_dim == 6 * 2 * H
+    enc = Encoder(cfg).eval()
+    x = torch.randn(3, 7, 2)
+    lengths = torch.tensor([7, 4, 2])
+    garbage = x.clone()
+    for i, n in enumerate(lengths):
+        garbage[i, n:] = 100.0  # padding must not reach the max (nor the mean)
+    pooled = enc.pool(garbage, lengths)
+    assert pooled.shape == (3, 12 * H)
+    torch.testing.assert_close(pooled[:, : 8 * H], enc.pool(x, lengths, "last_hc"), atol=1e-6, rtol=0)
+    for i, n in enumerate(lengths.tolist()):
+        out = enc(x[i : i + 1, :n])[2][0]  # (n, 2H) of the sequence alone
+        torch.testing.assert_close(pooled[i, 8 * H : 10 * H], out.mean(dim=0), atol=1e-6, rtol=0)
+        torch.testing.assert_close(pooled[i, 10 * H :], out.max(dim=0).values, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="pooling='max' is not valid; choose 'last', 'last_hc', 'mean' or 'all'"):
+        enc.pool(x, lengths, "max")

@@ -21,7 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from ._base import SequenceEstimator, resolve_device, scaled_batch, seed_from, validation_count
-from ._validation import check_bool
+from ._validation import check_bool, check_choice, check_number
 from .config import ModelConfig
 from .data.scaling import SequenceScaler
 from .data.sequences import to_padded
@@ -31,6 +31,7 @@ from .serialization import register
 from .training import infer
 
 _LABEL_TYPES = (str, int, float, bool)
+FINE_TUNINGS = ("lp-ft", "joint")
 
 
 @register
@@ -50,9 +51,28 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
     freeze_encoder : bool, default=False
         Keep the encoder's weights fixed (in eval mode, no dropout) and train the head
         only: a linear probe of the codes. False fine-tunes encoder and head together.
-    pooling : {"last", "last_hc", "mean"} or None, default=None
+    fine_tuning : {"lp-ft", "joint"}, default="lp-ft"
+        How a seeded encoder is trained (ignored when ``encoder`` is None). "lp-ft"
+        (Kumar et al. 2022): first a linear probe, a logistic regression (L2, C=1, on
+        standardised codes, as scikit-learn's) of the training labels on the frozen
+        encoder's pooled codes, written into the head; then ``epochs`` of training of
+        encoder and head on the probe's objective (cross-entropy plus its L2 penalty on the
+        head), the encoder at ``encoder_lr_scale * learning_rate`` (with
+        ``freeze_encoder=True``: the head only, starting from the probe). A continued fit
+        (``warm_start``) keeps the learning rates but not the penalty. "joint": a
+        randomly initialised head and one learning rate for everything (the recipe of
+        lstmae < 0.2). "lp-ft" was chosen by measurement: see docs/benchmarks.md,
+        "Representations".
+    encoder_lr_scale : float, default=0.01
+        With ``fine_tuning="lp-ft"``: the encoder's learning rate as a fraction of
+        ``learning_rate`` (the head's); in (0, 1]. Measured: 0.1 let fine-tuning wreck
+        codes of small variance (arrowhead: 0.56 -> 0.32); 0.01 stays at or near the probe.
+    pooling : {"last", "last_hc", "mean", "all"} or None, default="all"
         What the head reads (see `LSTMAutoencoder`'s ``pooling``). None: the seeding
-        autoencoder's pooling, or "last" without one.
+        autoencoder's pooling, or "last" without one. "all" (final h and c of every
+        layer, mean and max of the outputs over time) was chosen by measurement, for
+        seeded and randomly initialised encoders alike (docs/benchmarks.md,
+        "Representations"; lstmae < 0.2 used None).
     hidden_size, num_layers, bidirectional, code_size, activation
         Encoder architecture when ``encoder`` is None (as in `LSTMAutoencoder`).
     dropout : float, default=0.0
@@ -73,7 +93,8 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
     patience : int or None, default=None
         Early stopping: stop after this many epochs without a better validation
         accuracy (training loss without a validation split) and restore the best
-        epoch's weights. None trains all ``epochs`` and keeps the last weights.
+        epoch's weights; never before epoch 10 (``TrainSettings.min_epochs``). None
+        trains all ``epochs`` and keeps the last weights.
     warm_start : bool, default=False
         A second ``fit`` continues from the fitted weights, scaler, optimiser and classes
         (new labels must be among ``classes_``) instead of starting over (see
@@ -105,7 +126,9 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         self,
         encoder: Any = None,
         freeze_encoder: bool = False,
-        pooling: str | None = None,
+        fine_tuning: str = "lp-ft",
+        encoder_lr_scale: float = 0.01,
+        pooling: str | None = "all",
         hidden_size: int = 64,
         num_layers: int = 1,
         bidirectional: bool = False,
@@ -129,6 +152,8 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
     ) -> None:
         self.encoder = encoder
         self.freeze_encoder = freeze_encoder
+        self.fine_tuning = fine_tuning
+        self.encoder_lr_scale = encoder_lr_scale
         self.pooling = pooling
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -250,6 +275,8 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         y = self._check_y(y, padded.x.shape[0])
         settings = self._train_settings()  # the same training parameters, with the same checks, as the autoencoder
         freeze = check_bool("freeze_encoder", self.freeze_encoder)
+        check_choice("fine_tuning", self.fine_tuning, FINE_TUNINGS)
+        check_number("encoder_lr_scale", self.encoder_lr_scale, 0.0, 1.0, low_inclusive=False, high_inclusive=True)
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
         source = self._source()
@@ -286,14 +313,21 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
             model.train(was_training)
             return float((logits.argmax(dim=1) != val_data["y"]).double().mean())
 
+        lp_ft = source is not None and self.fine_tuning == "lp-ft"
+
         def build() -> Classifier:
             module = Classifier(cfg, len(classes), weights, freeze_encoder=freeze)
             if source is not None:
                 module.encoder.load_state_dict(source.module_.encoder.state_dict())
+                if lp_ft and init is None:
+                    _probe_head(module, train, weights, batch_size)
             return module
 
+        start = _FineTuneStart(init, None if freeze else float(self.encoder_lr_scale)) if lp_ft else init
         self.module_, history = self._train(build, train, val, settings, device, seed,
-                                            monitor=error_rate if val is not None else None, init=init)
+                                            monitor=error_rate if val is not None else None, init=start)
+        if init is None:
+            history.pop("epochs_before", None)
         if "val_monitor" in history:
             history["val_accuracy"] = [1.0 - e for e in history.pop("val_monitor")]
         self.config_ = cfg
@@ -423,3 +457,79 @@ def _plain(label: Any) -> Any:
             "integers, floats or booleans."
         )
     return value
+
+
+def _probe_head(module: Classifier, train: dict, class_weight: torch.Tensor | None, batch_size: int) -> None:
+    """LP of LP-FT: fit a logistic regression (scikit-learn's, L2 with C=1, on standardised features) of
+    the training labels on the frozen encoder's pooled codes and write it into ``module.head`` (the
+    standardisation folded into its weights), so the classifier starts as that linear probe."""
+    from sklearn.linear_model import LogisticRegression
+
+    was_training = module.training
+    module.eval()
+    data = {k: v for k, v in train.items() if k != "y"}
+    feats = infer(lambda b: {"f": module.encoder.pool(b["x"], b.get("lengths"))}, data, batch_size,
+                  torch.device("cpu"))["f"].double().numpy()
+    module.train(was_training)
+    y = train["y"].numpy()
+    n_classes = module.head.out_features
+    present = np.unique(y)
+    mean, std = feats.mean(axis=0), feats.std(axis=0)
+    std[std < 1e-12] = 1.0
+    z = (feats - mean) / std
+    weight = np.zeros((n_classes, feats.shape[1]))
+    bias = np.zeros(n_classes)
+    if len(present) == 1:  # e.g. the first partial_fit of a batch with one class
+        bias[:] = -10.0
+        bias[present[0]] = 0.0
+    else:
+        cw = None if class_weight is None else {int(c): float(class_weight[c]) for c in present}
+        lr = LogisticRegression(C=1.0, max_iter=5000, class_weight=cw).fit(z, y)
+        coef, intercept = lr.coef_, lr.intercept_
+        if len(present) == 2:  # one decision function: softmax([-z/2, z/2]) = sigmoid(z)
+            coef = np.vstack([-coef / 2, coef / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        bias[:] = intercept.min() - 10.0  # classes not in these labels: never predicted at first
+        weight[present] = coef
+        bias[present] = intercept
+    weight = weight / std  # fold the standardisation in: w.(x - m)/s + b = (w/s).x + (b - (w/s).m)
+    bias = bias - weight @ mean
+    with torch.no_grad():
+        module.head.weight.copy_(torch.from_numpy(weight))
+        module.head.bias.copy_(torch.from_numpy(bias))
+    # scikit-learn minimises 0.5 |w|^2 + C sum(losses) on standardised features: per sample, a penalty of
+    # |w|^2 / (2 C n), in the folded weights (w s)^2 / (2 C n); a two-class probe's one vector w became the
+    # rows -w/2 and w/2, whose squares sum to |w|^2 / 2, hence twice the factor
+    factor = (2.0 if len(present) == 2 else 1.0) / (2.0 * 1.0 * len(y))
+    penalty = np.broadcast_to(factor * std ** 2, weight.shape).copy()
+    module.head_penalty = torch.from_numpy(penalty).to(module.head.weight.dtype)
+
+
+class _FineTuneStart:
+    """The FT of LP-FT, as `SequenceEstimator._train`'s `init`: the encoder's parameters in their own Adam
+    parameter group at ``encoder_lr_scale`` times the learning rate (None: one group, e.g. a frozen
+    encoder); a continued fit (`Continuation`) loads its weights and optimiser state into those groups."""
+
+    def __init__(self, continuation: Any, encoder_lr_scale: float | None) -> None:
+        self.continuation = continuation
+        self.scale = encoder_lr_scale
+        self.epochs_before = continuation.epochs_before if continuation is not None else 0
+        self.module: Classifier | None = None
+
+    def load_weights(self, module: Classifier) -> None:
+        self.module = module
+        if self.continuation is not None:
+            self.continuation.load_weights(module)
+
+    def load_optimizer(self, optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
+        if self.scale is not None and self.module is not None:
+            encoder = {id(p) for p in self.module.encoder.parameters()}
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            optimizer.param_groups.clear()
+            optimizer.add_param_group({"params": [p for p in params if id(p) in encoder]})
+            optimizer.add_param_group({"params": [p for p in params if id(p) not in encoder]})
+        if self.continuation is not None:
+            self.continuation.load_optimizer(optimizer, learning_rate)
+        if self.scale is not None:
+            optimizer.param_groups[0]["lr"] = learning_rate * self.scale
+            optimizer.param_groups[1]["lr"] = learning_rate

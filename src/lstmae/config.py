@@ -18,7 +18,7 @@ TASKS = ("reconstruct", "predict", "composite")
 BRIDGES = ("repeat", "state")
 ACTIVATIONS = ("tanh", "relu")
 LOSSES = ("mse", "mae", "huber", "bce")
-POOLINGS = ("last", "last_hc", "mean")
+POOLINGS = ("last", "last_hc", "mean", "all")
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -112,12 +112,16 @@ class ModelConfig:
 
         "last": the code (`latent_dim`); "mean": D * ``hidden_size`` (mean of the top
         layer's outputs, before any bottleneck); "last_hc": 2 * ``num_layers`` * D *
-        ``hidden_size`` (final h and c of every layer and direction, before any bottleneck).
+        ``hidden_size`` (final h and c of every layer and direction, before any bottleneck);
+        "all": "last_hc", "mean" and the max over time of the top layer's outputs, concatenated
+        ((2 * ``num_layers`` + 2) * D * ``hidden_size``).
         """
         if self.pooling == "mean":
             return self.num_directions * self.hidden_size
         if self.pooling == "last_hc":
             return 2 * self.num_layers * self.num_directions * self.hidden_size
+        if self.pooling == "all":
+            return (2 * self.num_layers + 2) * self.num_directions * self.hidden_size
         return self.latent_dim
 
     # --- JSON round-trip -----------------------------------------------------------------

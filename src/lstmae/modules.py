@@ -34,14 +34,46 @@ LSTMState = tuple[Tensor, Tensor]
 def make_lstm(
     input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float, activation: str
 ) -> nn.Module:
-    """`nn.LSTM` for tanh (fused kernels), `LoopLSTM` for other activations; both batch-first."""
+    """`nn.LSTM` for tanh (fused kernels, initialised by `init_lstm_`), `LoopLSTM` for other activations
+    (PyTorch's uniform initialisation: measured better for relu, see `init_lstm_`); both batch-first."""
     dropout = dropout if num_layers > 1 else 0.0
     if activation == "tanh":
-        return nn.LSTM(
+        return init_lstm_(nn.LSTM(
             input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
             dropout=dropout, batch_first=True,
-        )
+        ))
     return LoopLSTM(input_size, hidden_size, num_layers, bidirectional, dropout, activation)
+
+
+def init_lstm_(lstm: nn.Module) -> nn.Module:
+    """Keras's LSTM initialisation, in place, for `nn.LSTM` and `LoopLSTM` (same parameter names,
+    gates in the order i, f, g, o): Glorot-uniform input weights (``weight_ih_*``, fan-in F,
+    fan-out 4H), orthogonal recurrent weights (``weight_hh_*``, the (4H, H) matrix as a whole,
+    as Keras's (H, 4H) kernel), zero biases except a forget-gate bias of 1 in ``bias_ih_*``
+    only (PyTorch adds ``bias_ih`` and ``bias_hh``, so the sum is Keras's 1).
+
+    Chosen by measurement over PyTorch's default uniform(+-1/sqrt(H)) (docs/benchmarks.md,
+    "Initialisation"), for tanh LSTMs: better codes (gunpoint probe 0.82 vs 0.69) and an
+    EncDec-AD model that trains past its early validation bump. relu LSTMs (`LoopLSTM`) keep
+    PyTorch's: this one did not stop their divergence on unscaled sines and made the Keras
+    tutorial's reconstruction worse (max error 0.029 vs 0.003). Works on both kinds (same
+    parameter names). It only affects new models: saved weights load unchanged. Returns `lstm`.
+    """
+    hidden = lstm.hidden_size
+    if any(p.is_meta for p in lstm.parameters()):
+        return lstm  # shapes only (serialization's checks build models on the meta device): no values to set
+    with torch.no_grad():
+        for name, p in lstm.named_parameters():
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(p)
+            elif name.startswith("weight_hh"):
+                nn.init.orthogonal_(p)
+            elif name.startswith("bias_ih"):
+                p.zero_()
+                p[hidden : 2 * hidden] = 1.0
+            elif name.startswith("bias_hh"):
+                p.zero_()
+    return lstm
 
 
 def run_lstm(
@@ -110,8 +142,10 @@ class Encoder(nn.Module):
     "last" is the code itself; "last_hc" the final (h, c) of every layer and
     direction, (N, 2 * num_layers * D * H), ordered [h | c], each layer by layer,
     forward before backward; "mean" the mean of the top layer's outputs (N, D * H)
-    over each sequence's valid steps. "last_hc" and "mean" read the LSTM directly,
-    before any bottleneck.
+    over each sequence's valid steps; "all" is [last_hc | mean | max], the max of the top
+    layer's outputs over the valid steps too (N, (2 * num_layers + 2) * D * H): what
+    docs/benchmarks.md ("Representations") measured best for classification. "last_hc",
+    "mean" and "all" read the LSTM directly, before any bottleneck.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -148,11 +182,16 @@ class Encoder(nn.Module):
         if how == "last_hc":
             h_n, c_n = state  # each (num_layers * D, N, H)
             return torch.cat([h_n.transpose(0, 1).reshape(n, -1), c_n.transpose(0, 1).reshape(n, -1)], dim=1)
-        if how == "mean":
+        if how in ("mean", "all"):
             steps = out.shape[1]
-            mask = step_mask(lengths, steps, n, out.device).unsqueeze(2).to(out.dtype)  # (N, L, 1)
-            return (out * mask).sum(dim=1) / mask.sum(dim=1)
-        raise ValueError(f"pooling={how!r} is not valid; choose 'last', 'last_hc' or 'mean'.")
+            valid = step_mask(lengths, steps, n, out.device).unsqueeze(2)  # (N, L, 1)
+            mask = valid.to(out.dtype)
+            mean = (out * mask).sum(dim=1) / mask.sum(dim=1)
+            if how == "mean":
+                return mean
+            top = out.masked_fill(~valid, float("-inf")).amax(dim=1)
+            return torch.cat([self.pool_from(code, state, out, lengths, "last_hc"), mean, top], dim=1)
+        raise ValueError(f"pooling={how!r} is not valid; choose 'last', 'last_hc', 'mean' or 'all'.")
 
 
 class Decoder(nn.Module):
@@ -356,6 +395,9 @@ class Classifier(nn.Module):
         self.head = nn.Linear(cfg.pooled_dim, n_classes)
         # not part of the state dict: a training setting, not a weight
         self.register_buffer("class_weight", class_weight, persistent=False)
+        # L2 penalty per head weight (K, pooled_dim) added to the training loss, or None: LP-FT sets it
+        # to the logistic-regression probe's own penalty, so fine-tuning optimises the probe's objective
+        self.register_buffer("head_penalty", None, persistent=False)
         self.freeze_encoder = freeze_encoder
         if freeze_encoder:
             self.encoder.requires_grad_(False)
@@ -374,4 +416,7 @@ class Classifier(nn.Module):
         y = batch.get("y")
         if y is None:
             return outputs, None
-        return outputs, F.cross_entropy(logits, y, weight=self.class_weight)
+        loss = F.cross_entropy(logits, y, weight=self.class_weight)
+        if self.head_penalty is not None and self.training:
+            loss = loss + (self.head_penalty * self.head.weight.square()).sum()
+        return outputs, loss

@@ -560,7 +560,8 @@ def _architecture(summary) -> tuple[dict[str, _Box], list[tuple], list[str]]:
                 foot.append(f"the bottleneck ({row('encoder.bottleneck').layer}) is not read by pooling "
                             f"{o['pooling']!r}")
             level += 1
-            text = {"mean": "mean over the valid steps", "last_hc": "final (h, c) of every layer"}[o["pooling"]]
+            text = {"mean": "mean over the valid steps", "last_hc": "final (h, c) of every layer",
+                    "all": "(h, c) of every layer, mean, max"}[o["pooling"]]
             box("features", 0.0, f"pooling {o['pooling']!r}", [text, f"features {s['features']}"],
                 _COLORS["repeat"])
             label = (f"outputs {s['encoder.lstm.out']}" if o["pooling"] == "mean"

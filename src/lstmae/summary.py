@@ -36,6 +36,7 @@ POOLING_TEXT = {
     "last": "the code",
     "last_hc": "final (h, c) of every layer and direction",
     "mean": "mean of the top layer's outputs over the valid steps",
+    "all": "final (h, c) of every layer, mean and max of the top layer's outputs",
 }
 
 

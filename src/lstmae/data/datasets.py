@@ -12,6 +12,11 @@ name                    what :func:`load_dataset` returns
 ``italy-power-demand``  :class:`SequenceData`, needs aeon
 ``basic-motions``       :class:`SequenceData`, needs aeon
 ``japanese-vowels``     :class:`SequenceData` (variable length), needs aeon
+``acsf1``               :class:`SequenceData`, needs aeon
+``arrowhead``           :class:`SequenceData`, needs aeon
+``osuleaf``             :class:`SequenceData`, needs aeon
+``pickup-gesture``      :class:`SequenceData` (variable length), needs aeon
+``unit-test``           :class:`SequenceData`, needs aeon
 ``kdd-tsad-135``        :class:`AnomalyDataset` (real, one labelled anomaly), needs aeon
 ======================  ======================================================================
 
@@ -55,6 +60,27 @@ _REAL: dict[str, tuple[str, str]] = {
         "load_japanese_vowels",
         "JapaneseVowels (UEA): 640 variable-length (7-29 steps) sequences, 12 features, 9 speakers",
     ),
+    # no loader of their own: read by aeon's load_classification from the wheel's data folder
+    "acsf1": (
+        "load_classification:ACSF1",
+        "ACSF1 (UCR): 200 univariate power-consumption sequences of 1460 steps, 10 appliance types",
+    ),
+    "arrowhead": (
+        "load_classification:ArrowHead",
+        "ArrowHead (UCR): 211 univariate outline sequences of 251 steps, 3 classes (36 for training)",
+    ),
+    "osuleaf": (
+        "load_classification:OSULeaf",
+        "OSULeaf (UCR): 442 univariate leaf-outline sequences of 427 steps, 6 species",
+    ),
+    "pickup-gesture": (
+        "load_classification:PickupGestureWiimoteZ",
+        "PickupGestureWiimoteZ (UCR): 100 variable-length (29-361 steps) accelerometer sequences, 10 gestures",
+    ),
+    "unit-test": (
+        "load_classification:UnitTest",
+        "UnitTest (aeon's test set, a ChinaTown subset): 42 univariate sequences of 24 steps, 2 classes",
+    ),
     "kdd-tsad-135": (
         "load_kdd_tsad_135",
         "KDD Cup 2021 TSAD #135: heart-rate series of 7501 points, one labelled anomaly; "
@@ -83,7 +109,8 @@ def load_real(name: str, split: str | None = None) -> SequenceData | AnomalyData
     ----------
     name : str
         One of ``gunpoint``, ``italy-power-demand``, ``basic-motions``,
-        ``japanese-vowels`` (classification: sequences with one label each) or
+        ``japanese-vowels``, ``acsf1``, ``arrowhead``, ``osuleaf``, ``pickup-gesture``,
+        ``unit-test`` (classification: sequences with one label each) or
         ``kdd-tsad-135`` (anomaly detection: one long series).
     split : {None, "train", "test"}, default None
         Classification sets only: the original train or test split, or both
@@ -112,12 +139,15 @@ def load_real(name: str, split: str | None = None) -> SequenceData | AnomalyData
     if split is not None and str(split).lower() not in ("train", "test"):
         raise ValueError(f"split must be None, 'train' or 'test', got {split!r}")
     aeon_datasets = _import_aeon_datasets(key)
-    loader = getattr(aeon_datasets, _REAL[key][0], None)
+    loader_name, _, problem = _REAL[key][0].partition(":")
+    loader = getattr(aeon_datasets, loader_name, None)
     if loader is None:
         raise ImportError(
-            f"the installed aeon has no {_REAL[key][0]}(); install a version that ships "
+            f"the installed aeon has no {loader_name}(); install a version that ships "
             f'{key!r}: pip install "lstmae[datasets]"'
         )
+    if problem:
+        loader = _shipped_classification(aeon_datasets, loader, problem, key)
     if key == "kdd-tsad-135":
         X, y = loader(split="test")  # the test file is the whole series; its first 1200 points = train
         series = np.asarray(X, dtype=np.float32).reshape(-1, 1)
@@ -150,6 +180,23 @@ def load_real(name: str, split: str | None = None) -> SequenceData | AnomalyData
         labels=np.asarray(y),
         source=f"aeon:{_REAL[key][0]}",
     )
+
+
+def _shipped_classification(aeon_datasets: Any, load_classification: Callable, problem: str, key: str) -> Callable:
+    """A ``loader(split=...)`` for `problem` read from the data folder inside aeon's wheel (offline)."""
+    import os
+
+    folder = os.path.join(os.path.dirname(aeon_datasets.__file__), "data")
+    if not os.path.isdir(os.path.join(folder, problem)):
+        raise ImportError(
+            f"the installed aeon does not ship {problem} (dataset {key!r}) in {folder}; install a version "
+            'that does: pip install "lstmae[datasets]"'
+        )
+
+    def loader(split: str | None = None) -> Any:
+        return load_classification(problem, split=split, extract_path=folder)
+
+    return loader
 
 
 # --------------------------------------------------------------------------- registry
