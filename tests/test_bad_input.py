@@ -50,7 +50,7 @@ def test_bad_X_in_fit(data, match):
         ({"conditional": "yes"}, r"conditional='yes' is not valid; it must be True or False"),
         ({"task": "predict", "reverse": True}, r"reverse=True .* task='predict' has no reconstruction decoder"),
         ({"loss_weights": (1.0, -1.0)}, r"loss_weights=\(1.0, -1.0\) is not valid"),
-        ({"scale": "robust"}, r"scale='robust' is not valid; choose 'standard', 'minmax' or None"),
+        ({"scale": "quantile"}, r"scale='quantile' is not valid; choose 'standard', 'minmax', 'robust' or None"),
         ({"learning_rate": 0}, r"learning_rate=0 is not valid; it must be a number > 0.0"),
         ({"batch_size": 0}, r"batch_size=0 is not valid"),
         ({"epochs": 1.5}, r"epochs=1.5 is not valid; it must be an integer >= 1"),

@@ -193,3 +193,27 @@ def test_commands_read_data_the_way_the_model_was_trained(tmp_path):
     r = run("encode", tmp_path / "m", path, "-o", tmp_path / "c.csv", "--quiet")
     assert r.exit_code == 0, r.output
     assert len(pd.read_csv(tmp_path / "c.csv")) == 20  # one code per row, not per window of one series
+
+
+def test_train_detector_defaults_are_the_python_detectors(series_csv, tmp_path):
+    """`train --detector` without model options builds `LSTMAnomalyDetector()`'s autoencoder (robust scaling,
+    patience 5, learning rate 0.003); options typed on the command line replace those, and the detector's
+    own options (--window-norm, --no-level-term) reach it."""
+    from lstmae.detector import default_autoencoder
+    from lstmae.serialization import load_model
+
+    out = tmp_path / "det"
+    r = run("train", series_csv, "--time-column", "time", "--columns", "a,b", "--window", 16, "--stride", 4,
+            "--detector", "--epochs", 1, "--hidden-size", 8, "--window-norm", "level", "--no-level-term",
+            "--quiet", "-o", out)
+    assert r.exit_code == 0, r.output
+    det = load_model(out)
+    ae, default = det.autoencoder_.get_params(), default_autoencoder().get_params()
+    assert (ae["epochs"], ae["hidden_size"]) == (1, 8)
+    for name in ("scale", "learning_rate", "patience", "bridge", "batch_size", "validation_split"):
+        assert ae[name] == default[name], name
+    assert (det.window_norm, det.level_term) == ("level", False)
+    r = run("train", series_csv, "--time-column", "time", "--columns", "a,b", "--window", 16, "--detector",
+            "--window-norm", "mean",
+            "-o", tmp_path / "bad")
+    assert r.exit_code == 2 and "--window-norm" in r.output and "level-scale" in r.output

@@ -11,6 +11,7 @@ from lstmae import LSTMAnomalyDetector, LSTMAutoencoder, LSTMClassifier
 from lstmae.cli import app
 from lstmae.data.synthetic import make_sines
 from lstmae.data.windows import sliding_windows
+from lstmae.detector import LEGACY_SERIES_OPTIONS
 from lstmae.scoring import ResidualStats
 from lstmae.serialization import load_model
 
@@ -31,13 +32,14 @@ def clean():
 
 @pytest.fixture(scope="module")
 def fitted(clean, tmp_path_factory):
-    """A detector (mean error model) fitted on the clean series, saved twice: as a detector, and its
-    autoencoder alone (what `lstmae train` without --detector saves)."""
+    """A detector (mean error model, lstmae 0.3's series options) fitted on the clean series, saved twice: as a
+    detector, and its autoencoder alone (what `lstmae train` without --detector saves)."""
     series, names = clean
     d = tmp_path_factory.mktemp("scoring")
     pd.DataFrame(series, columns=names).to_csv(d / "clean.csv", index=False)
-    det = LSTMAnomalyDetector(autoencoder=LSTMAutoencoder(**AE), window=24, stride=1).fit_series(
-        series, feature_names=names)
+    # the options of lstmae <= 0.3 (no per-window normalisation): the plain autoencoder alone then scores the same
+    det = LSTMAnomalyDetector(autoencoder=LSTMAutoencoder(**AE), window=24, stride=1,
+                              **LEGACY_SERIES_OPTIONS).fit_series(series, feature_names=names)
     det.save(d / "detector")
     det.autoencoder_.save(d / "plain")
     return det, d

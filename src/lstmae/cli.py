@@ -19,6 +19,7 @@ import numpy as np
 import typer
 
 from . import cli_support as cs
+from .detector import LSTMAnomalyDetector, default_autoencoder
 from .estimators import LSTMAutoencoder
 from .cli_support import (Command, DataArg, ModelArg, OneLineErrors, Output, Quiet, Seed, Stream, Stride, UsageError,
                           Window, command, estimator_options, reads_data)
@@ -46,12 +47,14 @@ MODEL_OPTIONS = ("task", "horizon", "hidden_size", "num_layers", "bidirectional"
                  "conditional", "reverse", "activation", "loss", "scale", "dropout", "learning_rate", "batch_size",
                  "epochs", "validation_split", "patience", "clip_grad_norm", "device", "precision")
 ARCHITECTURE = MODEL_OPTIONS[:13]  # what --init-from keeps
+DETECTOR_OPTIONS = ("error_model", "holdout", "series_transform", "window_norm", "level_term", "adaptive_threshold")
 
 
 @app.command(cls=Command)
 @command
 @reads_data
 @estimator_options(LSTMAutoencoder, MODEL_OPTIONS)
+@estimator_options(LSTMAnomalyDetector, DETECTOR_OPTIONS, into="detect", help_prefix="With --detector: ")
 def train(
     data: DataArg,
     output: Output = Path("model"),
@@ -65,12 +68,10 @@ def train(
     detector: Annotated[bool, typer.Option(
         "--detector", metavar="", help="Fit an anomaly detector: the autoencoder, then its error model and threshold "
         "on a held-out part of the (normal) data.")] = False,
-    error_model: Annotated[str, typer.Option(help="With --detector: mean or mahalanobis.")] = "mean",
     threshold_method: Annotated[str, typer.Option(
         help="With --detector: k-sigma, contamination or max (f-beta needs labels: Python API).")] = "k-sigma",
     contamination: Annotated[float, typer.Option(help="With --threshold-method contamination.")] = 0.01,
     k_sigma: Annotated[float, typer.Option("--k-sigma", help="With --threshold-method k-sigma.")] = 4.0,
-    holdout: Annotated[float, typer.Option(help="With --detector: fraction held out for the threshold.")] = 0.25,
     nproc: Annotated[Optional[int], typer.Option(
         "--nproc", min=1, help="Train one model with N processes on this machine: runs this command under "
         "torchrun (for several machines call torchrun yourself).")] = None,
@@ -78,6 +79,7 @@ def train(
         "--init-from", help="Continue a saved model: its architecture, weights, scaler and data reading; a fresh "
         "optimiser.")] = None,
     seed: Seed = 0, quiet: Quiet = False, stream: Stream = None, read: dict | None = None, params: dict | None = None,
+    detect: dict | None = None,
 ) -> None:
     """Train an LSTM autoencoder (or, with --detector, an anomaly detector) and save it as a model directory.
 
@@ -86,7 +88,6 @@ def train(
 
     Example: lstmae train sensors.csv --time-column t --task composite --window 64 --horizon 8 -o model/
     """
-    from .detector import LSTMAnomalyDetector
     from .distributed import is_main_process
     from .frames import fit_data
 
@@ -108,13 +109,16 @@ def train(
     if seqs.kind == "series":
         spec = spec.replace(window=window, stride=stride or 1)
     settings = dict(random_state=seed, verbose=not quiet)
+    if detector:  # model options not given are the detector's default autoencoder's, as in Python
+        params = {**{k: v for k, v in default_autoencoder().get_params().items() if k in params},
+                  **cs.given_on_command_line(params)}
     model = (cs.continue_from(init_from, params, ARCHITECTURE, **settings) if init_from is not None
              else LSTMAutoencoder(**params, **settings))
     fit = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
     if detector:
-        model, fit = LSTMAnomalyDetector(autoencoder=model, window=spec.window, stride=spec.stride, holdout=holdout,
-                                         error_model=error_model, threshold=threshold_method, k_sigma=k_sigma,
-                                         contamination=contamination, random_state=seed), {}
+        model, fit = LSTMAnomalyDetector(autoencoder=model, window=spec.window, stride=spec.stride, **detect,
+                                         threshold=threshold_method, k_sigma=k_sigma, contamination=contamination,
+                                         random_state=seed), {}
     console, start = cs.console(quiet), time.perf_counter()
     if resume and checkpoint_dir is not None:
         from .checkpoint import has_checkpoint
@@ -209,7 +213,6 @@ def detect(
 
     Example: lstmae detect model/ sensors.csv -o scores.csv --events events.csv --plot scores.png
     """
-    from .detector import LSTMAnomalyDetector
     from .frames import detection_frames
     from .metrics import binary_labels, detection_metrics
     from .streaming import DetectionStream

@@ -22,8 +22,12 @@ import typer
 
 try:  # typer >= 0.29 vendors click
     from typer._click import exceptions as click_exceptions
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
 except ImportError:  # pragma: no cover - older typer
     from click import exceptions as click_exceptions
+    from click import get_current_context
+    from click.core import ParameterSource
 
 STATE = {"debug": False}  # set by the app's callback (--debug)
 
@@ -172,10 +176,10 @@ def parameter_docs(cls: type) -> dict[str, tuple[str, str]]:
     return docs
 
 
-def estimator_options(cls: type, names: tuple[str, ...]):
+def estimator_options(cls: type, names: tuple[str, ...], into: str = "params", help_prefix: str = ""):
     """Options ``--name`` for the constructor parameters `names` of `cls`: the type and the default from
-    its signature, the help from its docstring. The command gets them as `params` (a dict of every value;
-    the text "none" means None for a parameter that may be None)."""
+    its signature, the help (after `help_prefix`) from its docstring. The command gets them as the dict
+    argument `into` (every value; the text "none" means None for a parameter that may be None)."""
     sig = inspect.signature(cls.__init__, eval_str=True)
     docs = parameter_docs(cls)
     options, nullable = {}, {}
@@ -188,7 +192,7 @@ def estimator_options(cls: type, names: tuple[str, ...]):
             nullable[name] = base  # the value is text, so that "none" gets through
             base = str
         choices = kind.split("}")[0] + "}" if kind.startswith("{") else ""
-        help_text = " ".join(x for x in (sentence, choices.replace('"', "")) if x)
+        help_text = help_prefix + " ".join(x for x in (sentence, choices.replace('"', "")) if x)
         flag = "--" + name.replace("_", "-")
         decls = (f"{flag}/--no-{name.replace('_', '-')}",) if base is bool else (flag,)
         option = typer.Option(*decls, help=help_text, **({"metavar": ""} if base is bool else {}))
@@ -208,10 +212,16 @@ def estimator_options(cls: type, names: tuple[str, ...]):
     def convert(values: dict) -> dict:
         return {k: value(k, v) for k, v in values.items()}
 
-    return lambda fn: _with_options(fn, "params", options, convert)
+    return lambda fn: _with_options(fn, into, options, convert)
 
 
 # ---------------------------------------------------------------------------- helpers of the commands
+def given_on_command_line(values: dict) -> dict:
+    """The entries of `values` (option name -> value) that the user typed, not left at their default."""
+    ctx = get_current_context()
+    return {k: v for k, v in values.items() if ctx.get_parameter_source(k) not in (ParameterSource.DEFAULT, None)}
+
+
 def split_list(text: str | None) -> list[str] | None:
     return None if text is None else [c.strip() for c in text.split(",")]
 

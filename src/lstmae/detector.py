@@ -28,21 +28,26 @@ from ._validation import check_choice, check_number
 from .data.sequences import LIST, Padded, to_padded, to_series
 from .data.sources import is_source
 from .data.spec import DataSpec
+from .data.stationarity import TRANSFORMS, WINDOW_NORMS, SeriesTransform, WindowNorm
+from .data.windows import coverage_counts, reverse_windowing, sliding_windows
 from .estimators import LSTMAutoencoder
-from .scoring import (ERROR_MODELS, THRESHOLDS, Detection, ErrorModel, find_events, fit_threshold, sequence_scores,
-                      windowed_to_points)
+from .scoring import (ERROR_MODELS, THRESHOLDS, Detection, ErrorModel, find_events, fit_threshold,
+                      robust_center_spread, rolling_thresholds, sequence_scores, windowed_to_points)
 from .serialization import ModelFileError, read_model_dir, register, save_model_dir
 
 
 # the detector's parameters that, when given, replace the autoencoder's of the same name
 AE_SETTINGS = ("hidden_size", "epochs", "learning_rate", "batch_size", "verbose", "random_state", "n_threads")
+# the long-series options as lstmae <= 0.3 behaved (a model saved without them loads with these)
+LEGACY_SERIES_OPTIONS = {"series_transform": None, "window_norm": None, "level_term": False,
+                         "adaptive_threshold": None}
 
 
 def default_autoencoder() -> LSTMAutoencoder:
     """The autoencoder a detector uses unless given one; chosen by measurement (docs/benchmarks.md)."""
     return LSTMAutoencoder(
         task="reconstruct", hidden_size=64, bridge="repeat", learning_rate=3e-3, batch_size=64,
-        epochs=40, validation_split=0.1, patience=5,
+        epochs=40, validation_split=0.1, patience=5, scale="robust",
     )
 
 
@@ -75,6 +80,18 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         Fraction of the normal training data held out for the error model and threshold.
     window, stride : int or None, default None and 1
         Windowing of long series for ``fit_series`` / ``score_series`` / ``detect_series``.
+    series_transform : {"detrend", "difference", None}, default=None
+        Long series only: a linear trend fitted on the training part is subtracted, or the
+        series is differenced, before windowing (`lstmae.data.stationarity`).
+    window_norm : {"level", "level-scale", None}, default=None
+        Long series only: each window minus its own mean (and divided by its own spread with
+        "level-scale") before the autoencoder: robust to drift, blind to a window's level.
+    level_term : bool, default=True
+        With `window_norm`: score, beside the residuals, how far each window's mean (and
+        spread) jumps from the window before it, so level shifts are seen again.
+    adaptive_threshold : int or None, default=None
+        Long series only: the threshold moves with the rolling median of the last
+        `adaptive_threshold` scores (`lstmae.scoring.rolling_thresholds`); None: fixed.
     hidden_size, epochs, learning_rate, batch_size, verbose : optional
         Autoencoder settings without building an `LSTMAutoencoder` by hand (PyOD style):
         when given, they replace those of `autoencoder` (or of the default one).
@@ -106,6 +123,10 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         holdout: float = 0.25,
         window: int | None = None,
         stride: int = 1,
+        series_transform: str | None = None,
+        window_norm: str | None = None,
+        level_term: bool = True,
+        adaptive_threshold: int | None = None,
         hidden_size: int | None = None,
         epochs: int | None = None,
         learning_rate: float | None = None,
@@ -123,6 +144,10 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self.holdout = holdout
         self.window = window
         self.stride = stride
+        self.series_transform = series_transform
+        self.window_norm = window_norm
+        self.level_term = level_term
+        self.adaptive_threshold = adaptive_threshold
         self.hidden_size = hidden_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -141,6 +166,11 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         check_number("holdout", self.holdout, 0.0, 1.0, low_inclusive=False)
         check_number("window", self.window, 1, integer=True, allow_none=True)
         check_number("stride", self.stride, 1, integer=True)
+        check_choice("series_transform", self.series_transform, TRANSFORMS)
+        check_choice("window_norm", self.window_norm, WINDOW_NORMS)
+        if not isinstance(self.level_term, (bool, np.bool_)):
+            raise ValueError(f"level_term must be True or False, got {self.level_term!r}.")
+        check_number("adaptive_threshold", self.adaptive_threshold, 2, integer=True, allow_none=True)
         if self.autoencoder is not None and not isinstance(self.autoencoder, LSTMAutoencoder):
             raise ValueError(f"autoencoder must be an LSTMAutoencoder or None, got {type(self.autoencoder).__name__}.")
 
@@ -199,7 +229,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
                 "both need at least one. Give more sequences or change holdout."
             )
         self.autoencoder_ = self._new_autoencoder().fit(_subset(padded, slice(0, n - n_hold)))
-        self.data_spec_ = None
+        self.data_spec_ = self.transform_ = self.window_norm_ = None
         return self.refit_threshold(_subset(padded, slice(n - n_hold, n)), validation_data=validation_data)
 
     def refit_threshold(self, X: Any, validation_data: tuple | None = None) -> "LSTMAnomalyDetector":
@@ -265,8 +295,49 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             return open_source(series)
         return to_series(series, name, self.window)
 
-    def _point_errors(self, series: np.ndarray, progress: bool = False) -> np.ndarray:
+    def stationary_options(self) -> bool:
+        """Whether a long series is transformed or its windows normalised before the autoencoder."""
+        return self.series_transform is not None or self.window_norm is not None
+
+    def _in_memory(self, arr: Any) -> None:
+        if is_source(arr) and self.stationary_options():
+            raise ValueError(
+                "series_transform and window_norm need the series in memory; load it (or a part of it) as an "
+                "array, or use a detector without them."
+            )
+
+    def _level_on(self) -> bool:
+        return self.window_norm is not None and bool(self.level_term)
+
+    def column_names(self) -> list[str]:
+        """Names of the columns of the error vectors: the features, then (with the level term) their level terms."""
+        names = list(self.feature_names_)
+        if getattr(self, "window_norm_", None) is not None and self._level_on():
+            names += [f"{n} (level)" for n in self.feature_names_]
+            if self.window_norm_.scales:
+                names += [f"{n} (spread)" for n in self.feature_names_]
+        return names
+
+    def _prepared_errors(self, series: np.ndarray, start: int = 0, progress: bool = False) -> np.ndarray:
+        """`_point_errors` with the series transform, per-window normalisation and level term applied."""
+        x = self.transform_.apply(series, start) if self.transform_ is not None else np.asarray(series, np.float64)
+        norm = self.window_norm_
+        if norm is None:
+            return windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(w)[0], x, self.window,
+                                      self.stride, progress=progress)
+        res = windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(norm.normalize(w))[0], x,
+                                 self.window, self.stride, progress=progress)
+        if not self._level_on():
+            return res
+        level = norm.level_terms(x, self.stride)  # (n, C): one value per window, spread over its points
+        points = [reverse_windowing(col, self.window, self.stride, n_points=len(x)) for col in level.T]
+        return np.concatenate([res, np.stack(points, axis=1)], axis=1)
+
+    def _point_errors(self, series: np.ndarray, progress: bool = False, start: int = 0) -> np.ndarray:
         """Per-point error vectors (T, F): normalised residuals averaged over the windows covering each point."""
+        if getattr(self, "transform_", None) is not None or getattr(self, "window_norm_", None) is not None:
+            self._in_memory(series)
+            return self._prepared_errors(series, start, progress)
         if not isinstance(series, np.ndarray):  # a source, scored chunk by chunk
             from .streaming import point_values
 
@@ -289,6 +360,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         """
         self._validate()
         arr = self._series(series)
+        self._in_memory(arr)
         cut = int(round(len(arr) * (1.0 - self.holdout)))
         ae = self._new_autoencoder()
         span = self.window + (ae.horizon if ae.task == "composite" else 0)
@@ -298,31 +370,85 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
                 f"held-out part ({len(arr) - cut}) is shorter than one window ({span}); give a longer series."
             )
         head, rest = (arr.rows(0, cut), arr.rows(cut, len(arr))) if is_source(arr) else (arr[:cut], arr[cut:])
-        self.autoencoder_ = ae.fit_series(head, self.window, self.stride, feature_names=feature_names)
+        self.transform_ = self.window_norm_ = None
+        if not self.stationary_options():
+            self.autoencoder_ = ae.fit_series(head, self.window, self.stride, feature_names=feature_names)
+            self.data_spec_ = self.autoencoder_.data_spec_
+            return self.refit_threshold_series(rest, validation_series, validation_labels, feature_names)
+        self.transform_ = SeriesTransform.fit(self.series_transform, head)
+        x = self.transform_.apply(head)
+        windows = np.ascontiguousarray(sliding_windows(x, self.window, self.stride))
+        if self.window_norm is not None:
+            self.window_norm_ = WindowNorm.fit(self.window_norm, x, self.window, self.stride)
+            windows = self.window_norm_.normalize(windows)
+        self.autoencoder_ = ae.fit(windows.astype(np.float32))
+        names = None if feature_names is None else [str(n) for n in feature_names]
+        self.autoencoder_.data_spec_ = DataSpec(kind="series", window=self.window, stride=self.stride,
+                                                feature_names=names)
         self.data_spec_ = self.autoencoder_.data_spec_
-        return self.refit_threshold_series(rest, validation_series, validation_labels, feature_names)
+        ctx = max(cut - self.window, 0)  # the held-out points scored with the windows before them, as in use
+        return self._refit_series(arr[ctx:], ctx, validation_series, validation_labels, feature_names, skip=cut - ctx)
 
     def refit_threshold_series(self, series: Any, validation_series: Any = None, validation_labels: Any = None,
                                feature_names: list[str] | None = None) -> "LSTMAnomalyDetector":
         """Fit the error model and threshold on the points of a normal series, keeping the trained autoencoder."""
+        return self._refit_series(series, 0, validation_series, validation_labels, feature_names)
+
+    def _refit_series(self, series: Any, start: int, validation_series: Any = None, validation_labels: Any = None,
+                      feature_names: list[str] | None = None, skip: int = 0) -> "LSTMAnomalyDetector":
+        """`refit_threshold_series` on a series whose first point has time index `start` (for "detrend"),
+        its first `skip` points context only (scored, not used)."""
         self._validate()
         check_is_fitted(self, "autoencoder_")
-        if is_source(series):  # one streaming pass (lstmae.data.sources)
+        if not hasattr(self, "transform_"):
+            self.transform_ = self.window_norm_ = None
+        if is_source(series) and not self.stationary_options():  # one streaming pass (lstmae.data.sources)
             from .streaming import refit_threshold_stream
 
             return refit_threshold_stream(self, self._series(series), validation_series, validation_labels,
                                           feature_names)
-        vectors = self._point_errors(self._series(series))
-        vectors = vectors[np.isfinite(vectors).all(axis=1)]
-        self.error_model_ = ErrorModel(self.error_model).fit(vectors)
+        n_features = self.autoencoder_.n_features_in_
+        if self.window_norm_ is not None and self._level_on():
+            self.window_norm_.level_weight = 1.0
+        vectors = self._point_errors(self._series(series), start=start)  # NaN rows where no window covers
+        if self.window_norm_ is not None and self._level_on():  # the level term on the residuals' scale
+            res, lev = np.nanmean(vectors[skip:, :n_features]), np.nanmean(vectors[skip:, n_features:])
+            weight = float(res / lev) if lev > 0 and res > 0 else 1.0
+            self.window_norm_.level_weight = weight
+            vectors[:, n_features:] *= weight
+        self.error_model_ = ErrorModel(self.error_model).fit(vectors[skip:])
         val = None
         if validation_series is not None:
             val_vectors = self._point_errors(self._series(validation_series, "validation_series"))
-            val = (self.error_model_.score(val_vectors), validation_labels)
-        self._fit_threshold(self.error_model_.score(vectors), *(val or (None, None)))
+            val = (self._score_vectors(val_vectors), validation_labels)
+        normal = self._score_vectors(vectors)[skip:]
+        self._fit_threshold(normal, *(val or (None, None)))
+        self.normal_center_, self.normal_spread_ = robust_center_spread(normal)
         self.level_ = "point"
-        self._set_features(vectors.shape[1], feature_names)
+        self._set_features(n_features, feature_names)
         return self
+
+    def _score_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        """Scores of per-point error vectors (T, C). With series options, a point covered by fewer windows
+        than most (the edges of a series) has its deviation from the normal mean shrunk by the square root
+        of its share of coverage: an average of fewer windows varies more, and would flag clean edges."""
+        if getattr(self, "transform_", None) is None and getattr(self, "window_norm_", None) is None:
+            return self.error_model_.score(vectors)
+        counts = coverage_counts(len(vectors), self.window, self.stride).astype(np.float64)
+        full = max(float(np.median(counts)), 1.0) if len(counts) else 1.0
+        shrink = np.sqrt(np.clip(counts / full, 0.0, 1.0))[:, None]
+        mean = self.error_model_.mean_
+        return self.error_model_.score(mean + (vectors - mean) * shrink)
+
+    def point_thresholds(self, scores: np.ndarray) -> np.ndarray | None:
+        """Per-point thresholds (T,) following slow drift of `scores` (``adaptive_threshold``), else None."""
+        if self.adaptive_threshold is None:
+            return None
+        center = getattr(self, "normal_center_", None)
+        if center is None:
+            raise ValueError("adaptive_threshold needs the robust statistics of normal scores; refit the threshold "
+                             "(refit_threshold_series) first.")
+        return rolling_thresholds(scores, self.threshold_, center, self.adaptive_threshold)
 
     @classmethod
     def from_autoencoder(cls, autoencoder: LSTMAutoencoder, window: int | None = None, stride: int | None = None,
@@ -357,7 +483,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         if stride is None:
             stride = spec.stride if spec is not None and spec.window else 1
         det = cls(autoencoder=None, error_model="mean", threshold=threshold, k_sigma=k_sigma,
-                  contamination=contamination, window=window, stride=stride)
+                  contamination=contamination, window=window, stride=stride, **LEGACY_SERIES_OPTIONS)
         det._validate()
         check_choice("threshold", threshold, ("k-sigma", "contamination", "max"))
         det.autoencoder_ = autoencoder
@@ -398,27 +524,35 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         ae = self.autoencoder if self.autoencoder is not None else default_autoencoder()
         return ae.summary(n_features, seq_len if seq_len is not None else self.window)
 
-    def score_series(self, series: Any, progress: bool = False) -> np.ndarray:
+    def score_series(self, series: Any, progress: bool = False, start: int = 0) -> np.ndarray:
         """One anomaly score per time point (T,), higher is more anomalous (NaN where no window covers).
 
         `series` may be a source too large for memory (a path, `numpy.memmap` or
         `lstmae.data.sources.Source`): it is read and scored chunk by chunk, to the same numbers
         (only the (T,) result is held; `lstmae.data.sources.DetectionStream` writes it out instead).
+        `start`: with ``series_transform="detrend"``, the time index of the series' first point
+        counted from the first point of the series given to ``fit_series``.
         """
         check_is_fitted(self, "threshold_")
-        return self.error_model_.score(self._point_errors(self._series(series), progress))
+        return self._score_vectors(self._point_errors(self._series(series), progress, start))
 
-    def detect_series(self, series: Any, threshold: float | None = None, progress: bool = False) -> Detection:
+    def detect_series(self, series: Any, threshold: float | None = None, progress: bool = False,
+                      start: int = 0) -> Detection:
         """Scores, 0/1 labels and events (runs of anomalous points with their peak and top features).
 
-        `threshold` overrides ``threshold_`` for this call. A source is read chunk by chunk, as in
-        `score_series`; events spanning two chunks are found as one.
+        `threshold` overrides ``threshold_`` (and ``adaptive_threshold``) for this call. A source is
+        read chunk by chunk, as in `score_series`; events spanning two chunks are found as one.
+        `start`: as in `score_series`.
         """
         check_is_fitted(self, "threshold_")
-        vectors = self._point_errors(self._series(series), progress)
-        scores = self.error_model_.score(vectors)
-        return find_events(scores, self.threshold_ if threshold is None else threshold, vectors, self.error_model_,
-                           self.feature_names_)
+        vectors = self._point_errors(self._series(series), progress, start)
+        scores = self._score_vectors(vectors)
+        n = len(self.feature_names_)
+        names = self.feature_names_ * (vectors.shape[1] // n)  # the feature of each column
+        result = find_events(scores, self.threshold_ if threshold is None else threshold, vectors, self.error_model_,
+                             names, thresholds=self.point_thresholds(scores) if threshold is None else None)
+        result.errors = vectors[:, :n]  # the error map: the residuals per feature (not the level terms)
+        return result
 
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> None:
@@ -432,6 +566,12 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             config["data"] = self.data_spec_.to_dict()
         detector = {"error_model": self.error_model_.to_dict(), "threshold_": self.threshold_, "level_": self.level_,
                     "n_features_in_": self.n_features_in_, "feature_names_": self.feature_names_}
+        if getattr(self, "transform_", None) is not None:
+            detector["series_transform"] = self.transform_.to_dict()
+        if getattr(self, "window_norm_", None) is not None:
+            detector["window_norm"] = self.window_norm_.to_dict()
+        if getattr(self, "normal_center_", None) is not None:
+            detector["normal_center_"], detector["normal_spread_"] = self.normal_center_, self.normal_spread_
         save_model_dir(path, config, module, {**ae_state, "detector": detector})
 
     @classmethod
@@ -439,10 +579,19 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         """A fitted detector from the parts `save` wrote."""
         ae = LSTMAutoencoder.from_parts(config["autoencoder"], tensors, state, source, device)
         try:
-            det = cls(autoencoder=clone(ae), **config["params"])
+            det = cls(autoencoder=clone(ae), **{**LEGACY_SERIES_OPTIONS, **config["params"]})
             d = state["detector"]
             det.autoencoder_ = ae
-            det.error_model_ = ErrorModel.from_dict(d["error_model"], ae.n_features_in_)
+            n = ae.n_features_in_
+            det.transform_ = (SeriesTransform.from_dict(d["series_transform"], n) if "series_transform" in d
+                              else None)
+            det.window_norm_ = WindowNorm.from_dict(d["window_norm"], n) if "window_norm" in d else None
+            if "normal_center_" in d:
+                det.normal_center_, det.normal_spread_ = float(d["normal_center_"]), float(d["normal_spread_"])
+            n_columns = n
+            if det.window_norm_ is not None and det._level_on():
+                n_columns *= 3 if det.window_norm_.scales else 2
+            det.error_model_ = ErrorModel.from_dict(d["error_model"], n_columns)
             det.set_threshold(d["threshold_"])
             det.level_ = check_choice("level_", d["level_"], ("sequence", "point"))
             det._set_features(int(d["n_features_in_"]), list(d["feature_names_"]))

@@ -53,14 +53,17 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         Optional linear bottleneck: the code is ``Linear(encoder state) -> code_size``.
         None: the code is the encoder's final hidden state (``hidden_size`` values,
         twice that when bidirectional).
-    pooling : {"last", "last_hc", "mean"}, default="last"
-        What ``transform`` returns (training is the same for all three; the decoders
+    pooling : {"last", "last_hc", "mean", "all"}, default="last"
+        What ``transform`` returns (training is the same for all four; the decoders
         always read the code): "last" the code (above); "last_hc" the final hidden and
         cell states of every layer and direction, concatenated, size
         ``2 * num_layers * D * hidden_size``; "mean" the mean of the top layer's
         outputs over each sequence's valid steps (both directions), size
-        ``D * hidden_size``. "last_hc" and "mean" read the LSTM before any
-        ``code_size`` bottleneck, so their size does not depend on ``code_size``.
+        ``D * hidden_size``; "all" those two and the max of the top layer's outputs over
+        the valid steps, concatenated, size ``(2 * num_layers + 2) * D * hidden_size``: the
+        best codes for classification in docs/benchmarks.md ("Representations"). "last_hc",
+        "mean" and "all" read the LSTM before any ``code_size`` bottleneck, so their size
+        does not depend on ``code_size``.
     bridge : {"repeat", "state"}, default="repeat"
         How the code reaches a decoder: as its input at every step (Keras
         RepeatVector), or as its initial state, the encoder's final (h, c) of every
@@ -80,7 +83,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         (use ``scale="minmax"`` or None), e.g. video frames.
     loss_weights : tuple of 2 floats, default=(1.0, 1.0)
         Weights of the reconstruction and prediction losses (task "composite").
-    scale : {"standard", "minmax", None}, default="standard"
+    scale : {"standard", "minmax", "robust", None}, default="standard"
         Per-feature scaling learned in ``fit`` on valid steps, applied to every input
         and undone on every output.
     learning_rate : float, default=1e-3
@@ -94,8 +97,9 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
     patience : int or None, default=None
         Early stopping: stop after this many epochs without improvement of the
         monitored loss (validation loss when ``validation_split > 0``, else training
-        loss) and restore the best weights. None trains all ``epochs`` and keeps the
-        last weights.
+        loss) and restore the best weights; never before epoch 10 (``TrainSettings.min_epochs``:
+        a model whose validation loss first rises while it learns is not stopped untrained).
+        None trains all ``epochs`` and keeps the last weights.
     clip_grad_norm : float or None, default=1.0
         Clip the gradients' global norm to this value; None disables clipping.
     random_state : int, RandomState or None, default=None
@@ -454,7 +458,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         """Codes of the sequences, pooled by ``pooling``: float32 array (N, C).
 
         C is ``code_size`` or D * ``hidden_size`` for "last", D * ``hidden_size`` for
-        "mean", 2 * ``num_layers`` * D * ``hidden_size`` for "last_hc" (`get_feature_names_out`
+        "mean", 2 * ``num_layers`` * D * ``hidden_size`` for "last_hc", (2 * ``num_layers`` + 2) * D *
+        ``hidden_size`` for "all" (`get_feature_names_out`
         has one name per column).
         """
         return self._run(X, "features")[1]

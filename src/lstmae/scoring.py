@@ -22,7 +22,10 @@ How a score is made, for every model kind (one path, one scale):
    score each time point from the error vectors averaged over all windows that cover it
    (`windowed_to_points`, in chunks: bounded memory).
 5. **Threshold** (`fit_threshold`) on scores of normal data; **events** (`find_events`): runs
-   of points above it, with their peak and the features that deviate most.
+   of points above it, with their peak and the features that deviate most. On long series the
+   threshold may follow slow drift of the scores (`rolling_thresholds`): the fixed threshold,
+   moved by as much as the rolling median of the scores just before each point has moved from
+   the median of the held-out normal scores.
 
 Higher scores are more anomalous everywhere in this module.
 """
@@ -229,6 +232,34 @@ def fit_threshold(method: str, normal_scores: np.ndarray, *, contamination: floa
     return float(np.nextafter(t, -np.inf))  # scores >= the best threshold are flagged: score > t
 
 
+def robust_center_spread(scores: np.ndarray) -> tuple[float, float]:
+    """Median and interquartile spread (IQR / 1.349: the standard deviation of a normal law) of finite scores."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        raise ValueError("no finite scores of normal data to take robust statistics of; give more data.")
+    q25, q50, q75 = np.quantile(s, [0.25, 0.5, 0.75])
+    return float(q50), float(max((q75 - q25) / 1.349, 1e-12))
+
+
+def rolling_thresholds(scores: np.ndarray, threshold: float, center: float, window: int) -> np.ndarray:
+    """Per-point thresholds (T,) that follow slow drift of `scores` (higher is more anomalous).
+
+    Each point's threshold is the fixed `threshold` moved by as much as the median of the
+    `window` scores before it has moved from `center` (the median of the held-out normal
+    scores, `robust_center_spread`). Until a quarter of a window of past scores exists, the
+    fixed threshold holds. A slow rise (or fall) of all scores, as drift brings, moves the
+    threshold with it; an anomaly longer than half a `window` is absorbed into the median and
+    stops being flagged after that long.
+    """
+    import pandas as pd
+
+    check_number("window", window, 2, integer=True)
+    past = pd.Series(np.asarray(scores, dtype=np.float64)).shift(1).rolling(window, min_periods=max(window // 4, 1))
+    out = threshold + (past.median().to_numpy() - center)
+    return np.where(np.isfinite(out), out, threshold)
+
+
 # --------------------------------------------------------------------------- window -> point
 def iter_window_chunks(
     series: np.ndarray, window: int, stride: int = 1, chunk: int = DEFAULT_CHUNK
@@ -313,8 +344,9 @@ class Detection:
     events : list of dicts, one per run of consecutive anomalous points: ``start``,
         ``end`` (exclusive), ``peak`` (index of the highest score), ``peak_score``,
         ``top_features`` (feature names, most deviant first)
-    threshold : the threshold used
+    threshold : the (fixed) threshold used
     errors : (T, F) the error vector of every point (the error map behind the scores), or None
+    thresholds : (T,) the threshold of every point when it follows drift (`rolling_thresholds`), else None
     """
 
     scores: np.ndarray
@@ -322,6 +354,7 @@ class Detection:
     events: list[dict]
     threshold: float
     errors: np.ndarray | None = None
+    thresholds: np.ndarray | None = None
 
     def events_frame(self):
         import pandas as pd
@@ -331,18 +364,23 @@ class Detection:
 
 
 def find_events(scores: np.ndarray, threshold: float, vectors: np.ndarray, error_model: ErrorModel,
-                feature_names: list[str], top: int = 3) -> Detection:
-    """Flag the points above `threshold` and describe each run of them (see `Detection`).
+                feature_names: list[str], top: int = 3, thresholds: np.ndarray | None = None) -> Detection:
+    """Flag the points above `threshold` (or, when given, above their own `thresholds` (T,)) and
+    describe each run of them (see `Detection`).
 
-    `vectors` (T, F) are the error vectors behind `scores`; an event's top features are those
-    whose mean error over the event lies furthest above normal (`ErrorModel.deviation`).
+    `vectors` (T, C) are the error vectors behind `scores`, `feature_names` (C,) the feature of each
+    column (a feature may own several: its residual and its level term); an event's top features
+    are those with a column whose mean error over the event lies furthest above normal
+    (`ErrorModel.deviation`).
     """
     check_number("threshold", threshold, -np.inf)
-    labels = (scores > threshold).astype(np.int64)
+    labels = (scores > (threshold if thresholds is None else thresholds)).astype(np.int64)
     events = []
     for start, end in segments(labels):
         peak = start + int(np.nanargmax(scores[start:end]))
-        order = np.argsort(-error_model.deviation(vectors[start:end]))[: min(top, vectors.shape[1])]
+        order = np.argsort(-error_model.deviation(vectors[start:end]))
+        names = list(dict.fromkeys(feature_names[i] for i in order))[:top]  # a name once (several columns each)
         events.append({"start": start, "end": end, "peak": peak, "peak_score": float(scores[peak]),
-                       "top_features": [feature_names[i] for i in order]})
-    return Detection(scores=scores, labels=labels, events=events, threshold=float(threshold), errors=vectors)
+                       "top_features": names})
+    return Detection(scores=scores, labels=labels, events=events, threshold=float(threshold), errors=vectors,
+                     thresholds=thresholds)

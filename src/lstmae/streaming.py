@@ -275,6 +275,9 @@ class DetectionStream:
 
     def __init__(self, det, source: Source, threshold: float | None = None, progress: bool = False) -> None:
         self.det, self.source, self.progress = det, source, progress
+        if getattr(det, "transform_", None) is not None or getattr(det, "window_norm_", None) is not None:
+            raise ValueError("this detector transforms the series or normalises its windows (series_transform, "
+                             "window_norm): it scores a series held in memory, not a stream.")
         self.threshold = det.threshold_ if threshold is None else float(threshold)
         self.n_points = self.n_flagged = 0
         self._events = _Events(self.threshold, det.error_model_, det.feature_names_)
