@@ -1,6 +1,6 @@
 # make demo : set up .venv and run the demo on built-in data
 # make test : set up .venv and run the test suite
-# make bench: set up .venv-bench (bench/requirements.txt) and run bench/run.py
+# make bench: set up .venv-bench (bench/requirements.txt) and run bench/run.py (it runs bench/contention.py too)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -28,9 +28,11 @@ $(BENCH_VENV)/.installed: pyproject.toml constraints.txt bench/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install -q -r bench/requirements.txt
 	touch $@
 
-# make bench: speed against a hand-written PyTorch loop, Keras 3 and sequitur (BENCH_ARGS=--quick)
+# make bench: speed against a hand-written PyTorch loop, Keras 3 and sequitur, then bench/contention.py
+# (several fits at once); one table with every ratio (BENCH_ARGS=--quick; --contention none skips it).
+# Threads as a user gets them: lstmae's thread policy, PyTorch's defaults, no OMP_WAIT_POLICY.
 bench: $(BENCH_VENV)/.installed
-	OMP_WAIT_POLICY=PASSIVE $(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 demo: venv
 	$(VENV)/bin/lstmae demo --output demo-output

@@ -241,14 +241,21 @@ def main() -> None:
         print(f"| {w} | {p} | {k} | {alone:.2f} | {gt}{mean:.2f} | {shown} | {threads or '-'} |")
     print("\n| workload | lstmae's policy alone: speed against PyTorch's default alone (target >= 0.95x) |")
     print("|---|---|")
+    alone_ratios = {}
     for workload in workloads:
         if workload == "gridsearch":
             continue
         ours, theirs = raw[f"{workload}/lstmae"][0], raw[f"{workload}/torch"][0]
+        alone_ratios[workload] = {"ratio": theirs["mean"] / ours["mean"], "lower_bound": bool(theirs["capped"])}
         print(f"| {workload} | {'>= ' if theirs['capped'] else ''}{theirs['mean'] / ours['mean']:.2f}x |")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"size": size, "cpus": cpus, "results": raw}, indent=1))
+    # "ratios": what bench/run.py (make bench) puts in its table beside the speed ratios
+    ratios = {"throughput": [{"workload": w, "policy": p, "jobs": k, "ratio": r, "bound": bool(c)}
+                             for w, p, k, _, _, r, _, c in rows],
+              "alone": alone_ratios}
+    out.write_text(json.dumps({"size": size, "cpus": cpus, "load_average": os.getloadavg(), "ratios": ratios,
+                               "results": raw}, indent=1))
     print(f"\nwrote {out}")
 
 

@@ -4,9 +4,18 @@ Every number is measured in ONE run, on this machine, and reported as a ratio ag
 references measured in the same run (absolute numbers on a shared laptop CPU mean little).
 Each measurement runs in its own subprocess, so its peak memory (``ru_maxrss``) is its own.
 
-    python bench/run.py            # full run (a few minutes)
-    python bench/run.py --quick    # smoke run (fewer sequences and batches)
+    python bench/run.py            # full run (a few minutes, then bench/contention.py's full run)
+    python bench/run.py --quick    # smoke run (fewer sequences and batches, contention --quick)
+    python bench/run.py --contention none   # without bench/contention.py
     make bench                     # creates .venv-bench with bench/requirements.txt, runs it
+
+Threads: lstmae runs under its own thread policy (`lstmae.threads`, the library's default: one
+thread for these sizes on 2 CPUs). The hand-written PyTorch loop runs twice: with the thread
+count lstmae's policy picks for the same model ("same threads": the library's overhead alone)
+and with PyTorch's default ("torch default": what the same loop gets without any setting).
+Keras and the matmul peak use ``BENCH_THREADS`` (default min(2, CPUs)). No ``OMP_WAIT_POLICY``
+is set (PyTorch's default, spinning idle threads), unless the caller's environment sets it.
+bench/contention.py (several fits at once) runs at the end, its ratios join the table.
 
 Peers that cannot be imported (no tensorflow / keras / sequitur in this environment) are
 skipped with the reason printed. Results: a table on stdout, JSON in bench/results/speed.json.
@@ -22,8 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-# before torch / tensorflow load their OpenMP runtime: idle threads sleep instead of spinning
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -77,10 +84,14 @@ def m_train_lstmae(args, T, F, H, activation, steps, warm):
                   clip_grad_norm=None)
     LSTMAutoencoder(**common).fit(_data(warm * BATCH, T, F, 1))  # warm-up (allocator, TorchScript)
     X = _data(steps * BATCH, T, F)
-    t0 = time.perf_counter()
-    LSTMAutoencoder(**common).fit(X)
-    dt = time.perf_counter() - t0
-    return {"seq_per_s": len(X) / dt, "seconds": dt}
+    t0, c0 = time.perf_counter(), time.process_time()
+    ae = LSTMAutoencoder(**common).fit(X)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    epoch = ae.history_["epoch_time"][0]  # the training loop alone (the trainer's own clock)
+    # seq_per_s: the whole fit() (scaler, model set-up, the epoch, the residual statistics pass);
+    # epoch_seq_per_s: its one training epoch, what the hand-written loop's timing covers
+    return {"seq_per_s": len(X) / dt, "seconds": dt, "epoch_seq_per_s": len(X) / epoch, "epoch_seconds": epoch,
+            "cpu_seconds": cpu, "threads": ae.history_.get("threads")}
 
 
 def _torch_ref_model(torch, F, H):
@@ -102,10 +113,17 @@ def _torch_ref_model(torch, F, H):
     return Ref()
 
 
-def m_train_torch(args, T, F, H, steps, warm):
-    torch = _torch()
+def m_train_torch(args, T, F, H, steps, warm, threads="policy"):
+    """The hand-written loop; `threads`: "policy" (the count lstmae's policy picks for this model and
+    batch: the same as lstmae's run) or "default" (PyTorch's own default, nothing set)."""
+    import torch
+
     torch.manual_seed(0)
     model = _torch_ref_model(torch, F, H)
+    if threads == "policy":
+        from lstmae.threads import choose_threads, step_work
+
+        torch.set_num_threads(choose_threads(None, step_work(model, BATCH)) or torch.get_num_threads())
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     X = torch.from_numpy(_data(steps * BATCH, T, F))
 
@@ -118,10 +136,10 @@ def m_train_torch(args, T, F, H, steps, warm):
             opt.step()
 
     epoch(X[: warm * BATCH])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     epoch(X[torch.randperm(len(X))])
-    dt = time.perf_counter() - t0
-    return {"seq_per_s": len(X) / dt, "seconds": dt}
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seq_per_s": len(X) / dt, "seconds": dt, "cpu_seconds": cpu, "threads": torch.get_num_threads()}
 
 
 def _keras():
@@ -236,14 +254,14 @@ def m_scoring(args, n_points, window, stride):
 
     _torch()
     from lstmae import LSTMAutoencoder
-    from lstmae.scoring import series_scores
+    from lstmae.scoring import windowed_to_points
 
     rng = np.random.default_rng(0)
     series = (np.sin(np.arange(n_points) * 0.05) + 0.1 * rng.standard_normal(n_points)).astype("float32")[:, None]
     ae = LSTMAutoencoder(hidden_size=32, batch_size=512, epochs=1, random_state=0)
     ae.fit(np.lib.stride_tricks.sliding_window_view(series[:4096, 0], window)[::64, :, None])
     t0 = time.perf_counter()
-    scores = series_scores(ae, series, window, stride=stride)
+    scores = windowed_to_points(lambda w: ae.normalized_residuals(w)[0], series, window, stride)
     dt = time.perf_counter() - t0
     return {"seconds": dt, "points_per_s": n_points / dt, "finite": bool(np.isfinite(scores).all())}
 
@@ -258,9 +276,9 @@ def m_tutorial_lstmae(args, epochs):
     kw = dict(hidden_size=100, activation="relu", bridge="repeat", learning_rate=1e-3, loss="mse",
               scale=None, clip_grad_norm=None, random_state=1)
     LSTMAutoencoder(epochs=2, **kw).fit(X)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     LSTMAutoencoder(epochs=epochs, **kw).fit(X)
-    return {"seconds": time.perf_counter() - t0}
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
 
 def m_tutorial_keras(args, epochs):
@@ -269,9 +287,9 @@ def m_tutorial_keras(args, epochs):
     keras = _keras()
     X = np.linspace(0.1, 0.9, 9).reshape(1, 9, 1)
     model, _ = _keras_model(keras, 9, 1, 100, activation="relu")
-    t0 = time.perf_counter()  # the tutorial's script: build, compile and fit; tracing is part of it
+    t0, c0 = time.perf_counter(), time.process_time()  # the tutorial's script: build, compile and fit (tracing too)
     model.fit(X, X, epochs=epochs, verbose=0)
-    return {"seconds": time.perf_counter() - t0}
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
 
 MEASURES = {k[2:]: v for k, v in globals().items() if k.startswith("m_")}
@@ -312,10 +330,12 @@ def available(module: str) -> str | None:
     return (proc.stderr.strip().splitlines() or ["import failed"])[-1]
 
 
-def ratio(a: dict, b: dict, key: str = "seq_per_s", invert: bool = False) -> float | None:
-    if key not in a or key not in b:
+def ratio(a: dict, b: dict, key: str = "seq_per_s", invert: bool = False, other_key: str | None = None) -> float | None:
+    """a[key] / b[other_key or key] (inverted: the other way round); None when either is missing."""
+    bk = other_key or key
+    if key not in a or bk not in b:
         return None
-    return (b[key] / a[key]) if invert else (a[key] / b[key])
+    return (b[bk] / a[key]) if invert else (a[key] / b[bk])
 
 
 def main() -> None:
@@ -325,6 +345,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None,
                         help="interleaved repeats of each throughput measurement, best kept (default 2, quick 1)")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "speed.json"))
+    parser.add_argument("--contention", choices=("quick", "full", "none"), default=None,
+                        help="run bench/contention.py at the end (default: quick with --quick, else full)")
     args = parser.parse_args()
     if args.child:
         return child(json.loads(args.child))
@@ -348,7 +370,9 @@ def main() -> None:
     res: dict = {"settings": dict(quick=q, rounds=args.rounds, threads=THREADS, batch=BATCH, timed_batches=steps, n_encode=n_encode,
                                   n_varlen=n_var, scoring_points=n_points, scoring_window=128,
                                   scoring_stride=stride, tutorial_epochs=epochs, python=platform.python_version(),
-                                  machine=platform.machine(), cpus=os.cpu_count()),
+                                  machine=platform.machine(), cpus=os.cpu_count(),
+                                  omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
+                                  load_average_start=os.getloadavg()),
                  "skipped": skip}
     print("matmul peak")
     res["matmul"] = measure("matmul")
@@ -357,7 +381,8 @@ def main() -> None:
         jobs = {
             "lstmae_tanh": ("train_lstmae", dict(steps=steps, warm=warm, activation="tanh", **w)),
             "lstmae_relu": ("train_lstmae", dict(steps=steps, warm=warm, activation="relu", **w)),
-            "torch_loop": ("train_torch", dict(steps=steps, warm=warm, **w)),
+            "torch_loop": ("train_torch", dict(steps=steps, warm=warm, threads="policy", **w)),
+            "torch_loop_default": ("train_torch", dict(steps=steps, warm=warm, threads="default", **w)),
             "lstmae_encode": ("encode_lstmae", dict(n=n_encode, **w)),
         }
         if "keras" not in skip:
@@ -396,11 +421,27 @@ def main() -> None:
             if key not in res["tutorial"] or out.get("seconds", 1e9) < res["tutorial"][key].get("seconds", 1e9):
                 res["tutorial"][key] = out
 
+    contention = args.contention or ("quick" if q else "full")
+    if contention != "none":
+        res["contention"] = run_contention(contention == "quick")
+    res["settings"]["load_average_end"] = os.getloadavg()
     rows = table(res)
     res["table"] = rows
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(res, indent=2))
     print(f"\nwritten {args.output}")
+
+
+def run_contention(quick: bool) -> dict:
+    """bench/contention.py in a subprocess (its output shown as it runs); its ratios from its JSON."""
+    out = Path(__file__).parent / "results" / "contention.json"
+    print(f"threads under load: bench/contention.py{' --quick' if quick else ''}", flush=True)
+    cmd = [sys.executable, str(Path(__file__).parent / "contention.py"), "--out", str(out)] + (["--quick"] if quick else [])
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0 or not out.exists():
+        return {"skipped": f"bench/contention.py exited with {proc.returncode}"}
+    data = json.loads(out.read_text())
+    return {"quick": quick, **data.get("ratios", {})}
 
 
 def _fmt(x, unit="x"):
@@ -417,13 +458,19 @@ def table(res: dict) -> list[list[str]]:
     for name in WORKLOADS:
         r = res[name]
         add(f"{name} train tanh / keras", ratio(r["lstmae_tanh"], r.get("keras", {})), 2.5)
-        add(f"{name} train tanh / torch nn.LSTM loop", ratio(r["lstmae_tanh"], r["torch_loop"]), 0.95)
+        add(f"{name} train tanh / torch nn.LSTM loop, same threads, per epoch",
+            ratio(r["lstmae_tanh"], r["torch_loop"], key="epoch_seq_per_s", other_key="seq_per_s"), 0.95)
+        add(f"{name} train tanh / torch nn.LSTM loop, same threads, whole fit()", ratio(r["lstmae_tanh"], r["torch_loop"]))
+        add(f"{name} train tanh (lstmae policy) / torch loop (torch default threads)",
+            ratio(r["lstmae_tanh"], r.get("torch_loop_default", {})), 0.95)
         add(f"{name} train relu / tanh", ratio(r["lstmae_relu"], r["lstmae_tanh"]), 0.8)
+        add(f"{name} train relu / tanh, per epoch", ratio(r["lstmae_relu"], r["lstmae_tanh"], key="epoch_seq_per_s"))
         add(f"{name} train tanh / sequitur", ratio(r["lstmae_tanh"], r.get("sequitur", {})))
         add(f"{name} encode / keras encode", ratio(r["lstmae_encode"], r.get("keras_encode", {})), 3)
         add(f"{name} tanh fraction of matmul peak", r["lstmae_tanh"].get("fraction_of_matmul_peak"), unit="")
         add(f"{name} torch loop fraction of matmul peak", r["torch_loop"].get("fraction_of_matmul_peak"), unit="")
-        for k in ("lstmae_tanh", "lstmae_relu", "torch_loop", "keras", "sequitur", "lstmae_encode", "keras_encode"):
+        for k in ("lstmae_tanh", "lstmae_relu", "torch_loop", "torch_loop_default", "keras", "sequitur",
+                  "lstmae_encode", "keras_encode"):
             if k in r and "seq_per_s" in r[k]:
                 rows.append([f"{name} {k} (seq/s, peak MB)", f"{r[k]['seq_per_s']:.0f}, {r[k]['peak_rss_mb']:.0f}",
                              "", ""])
@@ -444,6 +491,26 @@ def table(res: dict) -> list[list[str]]:
                  "" if value is None else ("yes" if value >= 20 else "NO")])
     if "gflops" in res["matmul"]:
         rows.append(["fp32 matmul peak (GFLOP/s)", f"{res['matmul']['gflops']:.1f}", "", ""])
+    c = res.get("contention")
+    if c is not None and "skipped" in c:
+        rows.append(["contention (bench/contention.py)", "n/a", c["skipped"], ""])
+    elif c is not None:
+        tag = " (quick)" if c.get("quick") else ""
+        for t in c.get("throughput", []):
+            if t["ratio"] is None:
+                continue
+            target = 0.9 if t["policy"] == "lstmae" else None
+            lt = "< " if t["bound"] else ""
+            met = "" if target is None else ("yes" if t["ratio"] >= target and not t["bound"] else "NO")
+            rows.append([f"contention{tag}: {t['workload']} {t['policy']} {t['jobs']}: throughput vs alone",
+                         f"{lt}{t['ratio']:.2f}x", "" if target is None else f">= {target}x", met])
+        for w, a in c.get("alone", {}).items():
+            ge = ">= " if a["lower_bound"] else ""
+            rows.append([f"contention{tag}: {w} alone, lstmae policy / torch default speed", f"{ge}{a['ratio']:.2f}x",
+                         ">= 0.95x", "yes" if a["ratio"] >= 0.95 else "NO"])
+    st = res["settings"]
+    rows.append(["load average (1 min) at start / end",
+                 f"{st['load_average_start'][0]:.1f} / {st.get('load_average_end', [float('nan')])[0]:.1f}", "", ""])
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print()
     for i, r in enumerate(rows):

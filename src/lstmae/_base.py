@@ -31,7 +31,7 @@ from .data.scaling import SCALES, SequenceScaler, check_scaled
 from .data.sequences import Padded
 from .data.spec import DataSpec
 from .serialization import ModelFileError, check_weights, load_weights, read_model_dir, save_model_dir
-from .threads import thread_policy
+from .threads import build_threads, thread_policy, use_threads
 from .training import Batch, Callback, Trainer, TrainSettings, infer
 
 def resolve_device(device: Any) -> torch.device:
@@ -137,7 +137,7 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
         check_number("patience", self.patience, 1, integer=True, allow_none=True)
         check_number("clip_grad_norm", self.clip_grad_norm, 0.0, low_inclusive=False, allow_none=True)
         if self.scale not in SCALES:
-            raise ValueError(f"scale={self.scale!r} is not valid; choose 'standard', 'minmax' or None.")
+            raise ValueError(f"scale={self.scale!r} is not valid; choose 'standard', 'minmax', 'robust' or None.")
         distributed.check_precision(getattr(self, "precision", "fp32"))
         check_bool("warm_start", getattr(self, "warm_start", False))
         return TrainSettings(
@@ -169,9 +169,10 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
                 settings = dataclasses.replace(settings, verbose=False)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                module = build()
-                if init is not None:
-                    init.load_weights(module)
+                with use_threads(build_threads(getattr(self, "n_threads", None))):  # initialisation: 1 thread
+                    module = build()
+                    if init is not None:
+                        init.load_weights(module)
                 distributed.check_precision(precision, device, module)
                 with thread_policy(getattr(self, "n_threads", None), module, settings.batch_size) as threads:
                     generator = torch.Generator().manual_seed(seed)
@@ -181,12 +182,15 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
                     if init is not None:
                         init.load_optimizer(trainer.optimizer, settings.learning_rate)
                     history = trainer.fit(train, val, start_state=start_state)
+                    # still under the policy's threads: a large copy on the caller's (spinning) threads took
+                    # 40-100 ms under load
+                    optimizer_state = _cpu_copy(trainer.optimizer.state_dict())
         history["threads"] = threads
         history.update(processes=world.size, device=device.type, precision=precision)
         if init is not None:
             history["epochs_before"] = init.epochs_before
         self.device_ = device
-        self.optimizer_state_ = _cpu_copy(trainer.optimizer.state_dict())
+        self.optimizer_state_ = optimizer_state
         return module.eval(), history
 
     def continuation(self, n_features: int) -> "Continuation | None":
@@ -315,7 +319,8 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
 
         check_weights(build, est.config_, tensors, source)  # shapes on the meta device: nothing allocated yet
         try:
-            module = est.build_module()
+            with use_threads(build_threads(getattr(est, "n_threads", None))):  # weights replaced below: 1 thread
+                module = est.build_module()
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFileError(f"the config or state in {source} is invalid ({exc}); save the model again.") from None
         load_weights(module, tensors, source)

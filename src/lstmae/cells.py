@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor, nn
@@ -94,6 +94,12 @@ class LoopLSTM(nn.Module):
         self.activation = activation
         self._act = _ACTIVATIONS[activation]
         directions = 2 if bidirectional else 1
+        # the parameter names of each (layer, direction), made once (forward runs at every batch)
+        self._param_names = [
+            [tuple(f"{kind}_l{layer}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+             for suffix in ["", "_reverse"][:directions]]
+            for layer in range(num_layers)
+        ]
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * directions
             for suffix in ["", "_reverse"][:directions]:
@@ -175,11 +181,9 @@ class LoopLSTM(nn.Module):
         layer_input = x
         for layer in range(self.num_layers):
             dir_outputs = []
-            for d, suffix in enumerate(["", "_reverse"][:directions]):
-                name = f"l{layer}{suffix}"
-                w_ih = getattr(self, f"weight_ih_{name}")
-                w_hh = getattr(self, f"weight_hh_{name}")
-                bias = getattr(self, f"bias_ih_{name}") + getattr(self, f"bias_hh_{name}")
+            for d, (ih, hh, b_ih, b_hh) in enumerate(self._param_names[layer]):
+                w_ih, w_hh = getattr(self, ih), getattr(self, hh)
+                bias = getattr(self, b_ih) + getattr(self, b_hh)
                 inp = layer_input if d == 0 else reverse_padded(layer_input, lengths)
                 if inp.shape[1] > 1 and inp.stride(1) == 0:
                     # the same input at every step (a repeated code, `expand`ed): project it
@@ -230,22 +234,37 @@ def _recurrence_forward(
     hs[0] = h0
     cs[0] = c0
     w_t = w_hh.t()
+    # every per-step view is made once, before the loop (one `unbind` each): a step is then
+    # its arithmetic only (at batch 1 or small H the view ops cost as much as the arithmetic)
+    x_l = x_proj.unbind(1)
+    gate_l = gates.unbind(0)
+    i_l = gates[:, :, :hid].unbind(0)
+    f_l = gates[:, :, hid : 2 * hid].unbind(0)
+    g_l = gates[:, :, 2 * hid : 3 * hid].unbind(0)
+    o_l = gates[:, :, 3 * hid :].unbind(0)
+    pre = x_proj.new_empty(n, four_h)  # the pre-activations of the step being computed
+    pre_g = pre[:, 2 * hid : 3 * hid]
+    act_l = act_c.unbind(0)
+    h_l = hs.unbind(0)
+    c_l = cs.unbind(0)
+    m_l: List[Tensor] = []
+    if mask is not None:
+        m_l = mask.t().unsqueeze(2).unbind(0)  # (N, 1) per step
     for t in range(steps):
-        pre = torch.addmm(x_proj[:, t], hs[t], w_t)
-        a = gates[t]
-        torch.sigmoid(pre, out=a)
-        _act_into(relu, pre[:, 2 * hid : 3 * hid], a[:, 2 * hid : 3 * hid])
-        i, f, g, o = a[:, :hid], a[:, hid : 2 * hid], a[:, 2 * hid : 3 * hid], a[:, 3 * hid :]
+        torch.addmm(x_l[t], h_l[t], w_t, out=pre)
+        torch.sigmoid(pre, out=gate_l[t])
+        _act_into(relu, pre_g, g_l[t])
+        i, f, g, o = i_l[t], f_l[t], g_l[t], o_l[t]
         if mask is None:
-            c_new = torch.addcmul(f * cs[t], i, g, out=cs[t + 1])
-            _act_into(relu, c_new, act_c[t])
-            torch.mul(o, act_c[t], out=hs[t + 1])
+            torch.addcmul(f * c_l[t], i, g, out=c_l[t + 1])
+            _act_into(relu, c_l[t + 1], act_l[t])
+            torch.mul(o, act_l[t], out=h_l[t + 1])
         else:
-            c_new = torch.addcmul(f * cs[t], i, g)
-            _act_into(relu, c_new, act_c[t])
-            m = mask[:, t : t + 1]
-            torch.where(m, o * act_c[t], hs[t], out=hs[t + 1])
-            torch.where(m, c_new, cs[t], out=cs[t + 1])
+            c_new = torch.addcmul(f * c_l[t], i, g)
+            _act_into(relu, c_new, act_l[t])
+            m = m_l[t]
+            torch.where(m, o * act_l[t], h_l[t], out=h_l[t + 1])
+            torch.where(m, c_new, c_l[t], out=c_l[t + 1])
     return gates, act_c, hs, cs
 
 
@@ -271,7 +290,6 @@ def _recurrence_backward(
     f = gates[:, :, hid : 2 * hid]
     g = gates[:, :, 2 * hid : 3 * hid]
     o = gates[:, :, 3 * hid :]
-    s_prime = gates * (1.0 - gates)
     if relu:
         d_act_c = (act_c > 0).to(gates.dtype)
         d_act_g = (g > 0).to(gates.dtype)
@@ -279,19 +297,33 @@ def _recurrence_backward(
         d_act_c = 1.0 - act_c * act_c
         d_act_g = 1.0 - g * g
     b = o * d_act_c
-    a = torch.cat([g * s_prime[:, :, :hid], cs[:-1] * s_prime[:, :, hid : 2 * hid], i * d_act_g,
-                   act_c * s_prime[:, :, 3 * hid :]], dim=2)
+    # A written block by block into one buffer (no concatenation); s'(x) = x (1 - x) only for
+    # the sigmoid gates i, f, o (the same values, elementwise, as on the whole gate block)
+    a = gates.new_empty(steps, n, four_h)
+    torch.mul(g, i * (1.0 - i), out=a[:, :, :hid])
+    torch.mul(cs[:-1], f * (1.0 - f), out=a[:, :, hid : 2 * hid])
+    torch.mul(i, d_act_g, out=a[:, :, 2 * hid : 3 * hid])
+    torch.mul(act_c, o * (1.0 - o), out=a[:, :, 3 * hid :])
     f_m = f
     keep = f  # unused without a mask
     if mask is not None:
         m = mask.t().unsqueeze(2).to(gates.dtype)  # (L, N, 1)
-        a = a * m
+        a.mul_(m)
         f_m = f * m
         keep = 1.0 - m
-    a3 = a[:, :, : 3 * hid].reshape(steps, n, 3, hid)
-    a_o = a[:, :, 3 * hid :]
-    grad_out_t = grad_out.transpose(0, 1)  # (L, N, H)
     d_gates = gates.new_empty(steps, n, four_h)
+    # per-step views made once, before the loop (see `_recurrence_forward`)
+    a3_l = a[:, :, : 3 * hid].reshape(steps, n, 3, hid).unbind(0)
+    ao_l = a[:, :, 3 * hid :].unbind(0)
+    b_l = b.unbind(0)
+    f_l = f_m.unbind(0)
+    keep_l = keep.unbind(0)
+    d_l = d_gates.unbind(0)
+    d3_l = d_gates[:, :, : 3 * hid].view(steps, n, 3, hid).unbind(0)
+    do_l = d_gates[:, :, 3 * hid :].unbind(0)
+    grad_out_l = grad_out.unbind(1)  # (N, H) per step
+    dc_tot3 = gates.new_empty(n, 1, hid)  # dc + dh * B of the step being computed, broadcast over 3 gates
+    dc_tot = dc_tot3.view(n, hid)
     dh = grad_hn.clone()
     dc = grad_cn.clone()
     # Gradients that only flow back through time (an encoder's, fed at its last step) decay
@@ -311,17 +343,16 @@ def _recurrence_backward(
                     d_gates[: t + 1].zero_()
                     break
         if t >= first_grad:
-            dh = dh + grad_out_t[t]
-        dc_tot = torch.addcmul(dc, dh, b[t])
-        da = d_gates[t]
-        torch.mul(a3[t], dc_tot.unsqueeze(1), out=da[:, : 3 * hid].view(n, 3, hid))
-        torch.mul(a_o[t], dh, out=da[:, 3 * hid :])
+            dh = dh + grad_out_l[t]
+        torch.addcmul(dc, dh, b_l[t], out=dc_tot)
+        torch.mul(a3_l[t], dc_tot3, out=d3_l[t])
+        torch.mul(ao_l[t], dh, out=do_l[t])
         if mask is not None:
-            dh = torch.addmm(dh * keep[t], da, w_hh)
-            dc = torch.addcmul(dc * keep[t], dc_tot, f_m[t])
+            dh = torch.addmm(dh * keep_l[t], d_l[t], w_hh)
+            dc = torch.addcmul(dc * keep_l[t], dc_tot, f_l[t])
         else:
-            dh = torch.mm(da, w_hh)
-            dc = dc_tot * f[t]
+            dh = torch.mm(d_l[t], w_hh)
+            dc = dc_tot * f_l[t]
     grad_w_hh = d_gates.reshape(-1, four_h).t().mm(hs[:-1].reshape(-1, hid))
     return d_gates.transpose(0, 1), grad_w_hh, dh, dc
 

@@ -29,6 +29,9 @@ never on the momentary load, so the same data, parameters, machine type and seed
 same model (the thread count changes how sums are split, hence the last bits of the
 weights). Training records it in ``history_["threads"]``.
 
+Modules are built (and their weights initialised) with one thread (`build_threads`), whatever
+the choice: initialisation is tiny, and so the initial weights do not depend on it.
+
 `thread_policy` applies the choice with ``torch.set_num_threads`` around the library's own
 fit and inference only and restores the previous value afterwards: the caller's torch
 setting and environment are left as they were. ``n_threads`` (an int) overrides the policy
@@ -212,6 +215,20 @@ def use_threads(n: int | None) -> Iterator[int]:
             _active -= 1
             if _active == 0 and torch.get_num_threads() != _saved:
                 torch.set_num_threads(_saved)
+
+
+def build_threads(n_threads: Any = None) -> int | None:
+    """Threads for building (initialising) a module: 1, or None (torch's setting) when the policy is off.
+
+    Initialisation is a few small QR factorisations (orthogonal recurrent weights): under load
+    PyTorch's default threads took ~280 ms for a (256, 64) matrix that one thread factorises in
+    0.4 ms, and the factors' last bits depend on the thread count. One thread makes the initial
+    weights the same whatever `n_threads`, ``OMP_NUM_THREADS`` or the CPU count. With
+    ``LSTMAE_THREADS=torch`` (and no `n_threads`) the policy is off and torch's setting is kept.
+    """
+    if n_threads is None and os.environ.get(ENV, "").strip().lower() == "torch":
+        return None
+    return 1
 
 
 def thread_policy(n_threads: Any, module: nn.Module, batch_size: int):
