@@ -50,7 +50,7 @@ BASELINES = ("PCA", "IsolationForest", "PyOD LSTMAD")
 def detector_configs(quick: bool) -> dict[str, dict]:
     """Detector options measured: name -> (autoencoder scale, detector parameters)."""
     return {
-        "global standard scaling (lstmae 0.3 default)": dict(scale="standard"),
+        "global standard scaling (lstmae 0.2 default)": dict(scale="standard"),
         "robust scaling": dict(scale="robust"),
         "detrend": dict(series_transform="detrend"),
         "difference": dict(series_transform="difference"),

@@ -32,12 +32,12 @@ def clean():
 
 @pytest.fixture(scope="module")
 def fitted(clean, tmp_path_factory):
-    """A detector (mean error model, lstmae 0.3's series options) fitted on the clean series, saved twice: as a
+    """A detector (mean error model, lstmae 0.2's series options) fitted on the clean series, saved twice: as a
     detector, and its autoencoder alone (what `lstmae train` without --detector saves)."""
     series, names = clean
     d = tmp_path_factory.mktemp("scoring")
     pd.DataFrame(series, columns=names).to_csv(d / "clean.csv", index=False)
-    # the options of lstmae <= 0.3 (no per-window normalisation): the plain autoencoder alone then scores the same
+    # the options of lstmae <= 0.2 (no per-window normalisation): the plain autoencoder alone then scores the same
     det = LSTMAnomalyDetector(autoencoder=LSTMAutoencoder(**AE), window=24, stride=1,
                               **LEGACY_SERIES_OPTIONS).fit_series(series, feature_names=names)
     det.save(d / "detector")

@@ -38,7 +38,7 @@ from .serialization import ModelFileError, read_model_dir, register, save_model_
 
 # the detector's parameters that, when given, replace the autoencoder's of the same name
 AE_SETTINGS = ("hidden_size", "epochs", "learning_rate", "batch_size", "verbose", "random_state", "n_threads")
-# the long-series options as lstmae <= 0.3 behaved (a model saved without them loads with these)
+# the long-series options as lstmae <= 0.2 behaved (a model saved without them loads with these)
 LEGACY_SERIES_OPTIONS = {"series_transform": None, "window_norm": None, "level_term": False,
                          "adaptive_threshold": None}
 
