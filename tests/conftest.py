@@ -5,7 +5,9 @@ import os
 # (and numpy / scikit-learn) load their OpenMP runtime; results are unchanged.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import subprocess  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -57,6 +59,31 @@ def train_cmd(data, out, *extra) -> list[str]:
     """`lstmae train` on a small series (8 epochs, seed 3), as a child process's argv."""
     return [sys.executable, "-m", "lstmae.cli", "train", str(data), "--window", "12", "--epochs", "8",
             "--hidden-size", "12", "--batch-size", "16", "--seed", "3", "--quiet", "-o", str(out), *extra]
+
+
+def train_until_checkpoint(tmp_path, **popen) -> tuple[Path, Path, subprocess.Popen]:
+    """A small two-feature series (tmp_path/series.csv), trained to the end once (tmp_path/reference),
+    then again with checkpoints in tmp_path/ck: (data, ck, that process), once its first checkpoint exists."""
+    t = np.arange(400)
+    data = tmp_path / "series.csv"
+    np.savetxt(data, np.c_[np.sin(t / 5), np.cos(t / 7)], delimiter=",", header="a,b", comments="")
+    subprocess.run(train_cmd(data, tmp_path / "reference"), check=True, env=subprocess_env(), timeout=300)
+    ck = tmp_path / "ck"
+    proc = subprocess.Popen(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck), env=subprocess_env(), **popen)
+    deadline = time.monotonic() + 240
+    while not (ck / "checkpoint.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return data, ck, proc
+
+
+def resume_to_reference(tmp_path, data, ck) -> None:
+    """Resume `train_until_checkpoint`'s run from its checkpoint; its weights must equal the reference's."""
+    from safetensors.torch import load_file
+
+    subprocess.run(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck, "--resume"), check=True,
+                   env=subprocess_env(), timeout=300)
+    assert_same_weights(load_file(str(tmp_path / "reference" / "model.safetensors")),
+                        load_file(str(tmp_path / "model" / "model.safetensors")))
 
 
 def weights(est) -> dict:

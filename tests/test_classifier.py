@@ -268,22 +268,35 @@ def _probe(ae, X_train, y_train, X_test, pooling="all"):
     return model.predict(_codes(ae, X_test, pooling)), model
 
 
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_lp_ft_starts_as_the_linear_probe_of_the_codes(ae, n_classes, monkeypatch):
-    X, y = two_class_sines(90, seed=3)
-    if n_classes == 3:
-        y = np.array(["a", "b", "c"])[np.arange(90) % 3]
-    seen = {}
+def labelled_sines(n, seed, n_classes):
+    """`two_class_sines`, or with n_classes=3 the same sequences labelled a, b, c in turn."""
+    X, y = two_class_sines(n, seed=seed)
+    return X, (y if n_classes == 2 else np.array(["a", "b", "c"])[np.arange(n) % 3])
+
+
+def when_training_starts(monkeypatch, look):
+    """Call look(trainer, train) as the training loop starts: the classifier it starts from."""
     real = Trainer.fit
 
-    def spy(trainer, *args, **kwargs):  # the classifier the training loop starts from
+    def spy(trainer, train, *args, **kwargs):
+        look(trainer, train)
+        return real(trainer, train, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lp_ft_starts_as_the_linear_probe_of_the_codes(ae, n_classes, monkeypatch):
+    X, y = labelled_sines(90, 3, n_classes)
+    seen = {}
+
+    def look(trainer, train):
         seen["logits"] = trainer.model({"x": torch.from_numpy(ae.scaler_.transform(X[60:]))})[0]["logits"]
         seen["lrs"] = [g["lr"] for g in trainer.optimizer.param_groups]
         seen["groups"] = [len(g["params"]) for g in trainer.optimizer.param_groups]
         seen["penalty"] = trainer.model.head_penalty
-        return real(trainer, *args, **kwargs)
 
-    monkeypatch.setattr(Trainer, "fit", spy)
+    when_training_starts(monkeypatch, look)
     clf = LSTMClassifier(encoder=ae, **{**CLF, "epochs": 1}).fit(X[:60], y[:60])
     pred, model = _probe(ae, X[:60], y[:60], X[60:])
     start = clf.classes_[seen["logits"].argmax(dim=1).numpy()]
@@ -342,13 +355,10 @@ def test_lp_ft_clear_errors(data, ae):
 def test_lp_ft_fine_tunes_the_probes_objective(ae, n_classes, monkeypatch):
     # the probe minimises cross-entropy + its L2 penalty; the head starts at that minimum, so with the
     # encoder fixed the gradient of the training loss on the head is ~0 (with a wrong penalty it is not)
-    X, y = two_class_sines(60, seed=4)
-    if n_classes == 3:
-        y = np.array(["a", "b", "c"])[np.arange(60) % 3]
+    X, y = labelled_sines(60, 4, n_classes)
     seen = {}
-    real = Trainer.fit
 
-    def spy(trainer, train, *args, **kwargs):
+    def look(trainer, train):
         model = trainer.model.train()
         _, loss = model(train)
         model.zero_grad()
@@ -358,8 +368,7 @@ def test_lp_ft_fine_tunes_the_probes_objective(ae, n_classes, monkeypatch):
         model.zero_grad()
         model(train)[1].backward()
         seen["grad_without_penalty"] = model.head.weight.grad.abs().max().item()
-        return real(trainer, train, *args, **kwargs)
 
-    monkeypatch.setattr(Trainer, "fit", spy)
+    when_training_starts(monkeypatch, look)
     LSTMClassifier(encoder=ae, freeze_encoder=True, **{**CLF, "epochs": 1}).fit(X, y)
     assert seen["grad"] < 0.02 * seen["grad_without_penalty"]

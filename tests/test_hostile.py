@@ -23,7 +23,8 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import lstmae.serialization as ser
-from conftest import assert_same_weights, make_sines, subprocess_env, train_cmd, weights
+from conftest import (assert_same_weights, make_sines, resume_to_reference, subprocess_env, train_until_checkpoint,
+                      weights)
 from lstmae import LSTMAutoencoder, LSTMClassifier, ModelFileError
 from lstmae._atomic import DirectoryBusyError, WriteError, directory_lock
 from lstmae.checkpoint import Checkpointer, load_checkpoint
@@ -581,16 +582,7 @@ def test_an_ignored_sigterm_stays_ignored(sigterm_at_batch):
 
 @pytest.mark.slow
 def test_sigterm_to_lstmae_train_then_resume_equals_the_uninterrupted_run(tmp_path):
-    t = np.arange(400)
-    data = tmp_path / "series.csv"
-    np.savetxt(data, np.c_[np.sin(t / 5), np.cos(t / 7)], delimiter=",", header="a,b", comments="")
-    subprocess.run(train_cmd(data, tmp_path / "reference"), check=True, env=subprocess_env(), timeout=300)
-    ck = tmp_path / "ck"
-    proc = subprocess.Popen(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck), env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while not (ck / "checkpoint.json").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    data, ck, proc = train_until_checkpoint(tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
@@ -600,8 +592,4 @@ def test_sigterm_to_lstmae_train_then_resume_equals_the_uninterrupted_run(tmp_pa
     assert lines == [f"error: interrupted by SIGTERM after epoch {epoch}; the checkpoint in {ck} holds epoch {epoch}: "
                      "rerun with --resume"]
     assert not (tmp_path / "model").exists()
-    subprocess.run(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck, "--resume"), check=True, env=subprocess_env(),
-                   timeout=300)
-    ref = load_file(str(tmp_path / "reference" / "model.safetensors"))
-    got = load_file(str(tmp_path / "model" / "model.safetensors"))
-    assert_same_weights(ref, got)
+    resume_to_reference(tmp_path, data, ck)

@@ -4,8 +4,6 @@ import ast
 import json
 import pickle
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ from safetensors.torch import load_file
 
 import lstmae.checkpoint as ckpt
 import lstmae.serialization as ser
-from conftest import assert_same_weights, make_sines, subprocess_env, train_cmd, weights
+from conftest import assert_same_weights, make_sines, resume_to_reference, train_until_checkpoint, weights
 from lstmae import LSTMAutoencoder, ModelFileError
 from lstmae.checkpoint import CheckpointError, Checkpointer, load_checkpoint
 from lstmae.training import TrainingDivergedError
@@ -175,26 +173,13 @@ def test_damaged_checkpoints_are_refused_and_a_fresh_fit_clears_them(tmp_path):
 # ------------------------------------------------------------------------------ SIGKILL mid-training
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path):
-    t = np.arange(400)
-    data = tmp_path / "series.csv"
-    np.savetxt(data, np.c_[np.sin(t / 5), np.cos(t / 7)], delimiter=",", header="a,b", comments="")
-    subprocess.run(train_cmd(data, tmp_path / "reference"), check=True, env=subprocess_env(), timeout=300)
-
-    ck = tmp_path / "ck"
-    proc = subprocess.Popen(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck), env=subprocess_env())
-    deadline = time.monotonic() + 240
-    while not (ck / "checkpoint.json").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    data, ck, proc = train_until_checkpoint(tmp_path)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL, "training ended before it could be killed"
     killed_at = json.loads((ck / "checkpoint.json").read_text())["epoch"]
     assert 1 <= killed_at < 8 and not (tmp_path / "model" / "config.json").exists()
 
-    subprocess.run(train_cmd(data, tmp_path / "model", "--checkpoint-dir", ck, "--resume"), check=True,
-                   env=subprocess_env(), timeout=300)
-    ref = load_file(str(tmp_path / "reference" / "model.safetensors"))
-    got = load_file(str(tmp_path / "model" / "model.safetensors"))
-    assert ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+    resume_to_reference(tmp_path, data, ck)
     assert (json.loads((tmp_path / "model" / "state.json").read_text())["history"]["train_loss"]
             == json.loads((tmp_path / "reference" / "state.json").read_text())["history"]["train_loss"])
 
