@@ -27,7 +27,7 @@ from torch import nn
 from . import distributed
 from ._validation import check_bool, check_number
 from .config import ModelConfig
-from .data.scaling import SCALES, SequenceScaler, check_scaled
+from .data.scaling import SCALES, SequenceScaler, check_scale, check_scaled
 from .data.sequences import Padded
 from .data.spec import DataSpec
 from .serialization import ModelFileError, check_weights, load_weights, read_model_dir, save_model_dir
@@ -136,8 +136,7 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
         check_number("validation_split", self.validation_split, 0.0, 1.0)
         check_number("patience", self.patience, 1, integer=True, allow_none=True)
         check_number("clip_grad_norm", self.clip_grad_norm, 0.0, low_inclusive=False, allow_none=True)
-        if self.scale not in SCALES:
-            raise ValueError(f"scale={self.scale!r} is not valid; choose 'standard', 'minmax', 'robust' or None.")
+        check_scale(self.scale)
         distributed.check_precision(getattr(self, "precision", "fp32"))
         check_bool("warm_start", getattr(self, "warm_start", False))
         return TrainSettings(

@@ -61,7 +61,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         ``freeze_encoder=True``: the head only, starting from the probe). A continued fit
         (``warm_start``) keeps the learning rates but not the penalty. "joint": a
         randomly initialised head and one learning rate for everything (the recipe of
-        lstmae < 0.2). "lp-ft" was chosen by measurement: see docs/benchmarks.md,
+        lstmae 0.2 and earlier). "lp-ft" was chosen by measurement: see docs/benchmarks.md,
         "Representations".
     encoder_lr_scale : float, default=0.01
         With ``fine_tuning="lp-ft"``: the encoder's learning rate as a fraction of
@@ -72,7 +72,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         autoencoder's pooling, or "last" without one. "all" (final h and c of every
         layer, mean and max of the outputs over time) was chosen by measurement, for
         seeded and randomly initialised encoders alike (docs/benchmarks.md,
-        "Representations"; lstmae < 0.2 used None).
+        "Representations"; lstmae 0.2 and earlier used None).
     hidden_size, num_layers, bidirectional, code_size, activation
         Encoder architecture when ``encoder`` is None (as in `LSTMAutoencoder`).
     dropout : float, default=0.0

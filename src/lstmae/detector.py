@@ -309,25 +309,34 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     def _level_on(self) -> bool:
         return self.window_norm is not None and bool(self.level_term)
 
+    def series_prepared(self) -> bool:
+        """Whether this fitted detector transforms a long series or normalises its windows before the autoencoder."""
+        return getattr(self, "transform_", None) is not None or getattr(self, "window_norm_", None) is not None
+
+    def _level_fitted(self) -> bool:
+        """Whether the error vectors hold level-term columns after the residuals (a fitted window_norm_ with
+        level_term)."""
+        return getattr(self, "window_norm_", None) is not None and self._level_on()
+
+    def _column_groups(self) -> list[str]:
+        """The groups of columns of the error vectors, one column per feature each, as name suffixes: the
+        residuals (""), then with the level term the levels (" (level)") and with "level-scale" the spreads."""
+        if not self._level_fitted():
+            return [""]
+        return ["", " (level)", " (spread)"] if self.window_norm_.scales else ["", " (level)"]
+
     def column_names(self) -> list[str]:
         """Names of the columns of the error vectors: the features, then (with the level term) their level terms."""
-        names = list(self.feature_names_)
-        if getattr(self, "window_norm_", None) is not None and self._level_on():
-            names += [f"{n} (level)" for n in self.feature_names_]
-            if self.window_norm_.scales:
-                names += [f"{n} (spread)" for n in self.feature_names_]
-        return names
+        return [f"{name}{suffix}" for suffix in self._column_groups() for name in self.feature_names_]
 
     def _prepared_errors(self, series: np.ndarray, start: int = 0, progress: bool = False) -> np.ndarray:
         """`_point_errors` with the series transform, per-window normalisation and level term applied."""
         x = self.transform_.apply(series, start) if self.transform_ is not None else np.asarray(series, np.float64)
         norm = self.window_norm_
-        if norm is None:
-            return windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(w)[0], x, self.window,
-                                      self.stride, progress=progress)
-        res = windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(norm.normalize(w))[0], x,
+        prepare = norm.normalize if norm is not None else (lambda w: w)
+        res = windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(prepare(w))[0], x,
                                  self.window, self.stride, progress=progress)
-        if not self._level_on():
+        if not self._level_fitted():
             return res
         level = norm.level_terms(x, self.stride)  # (n, C): one value per window, spread over its points
         points = [reverse_windowing(col, self.window, self.stride, n_points=len(x)) for col in level.T]
@@ -335,7 +344,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
 
     def _point_errors(self, series: np.ndarray, progress: bool = False, start: int = 0) -> np.ndarray:
         """Per-point error vectors (T, F): normalised residuals averaged over the windows covering each point."""
-        if getattr(self, "transform_", None) is not None or getattr(self, "window_norm_", None) is not None:
+        if self.series_prepared():
             self._in_memory(series)
             return self._prepared_errors(series, start, progress)
         if not isinstance(series, np.ndarray):  # a source, scored chunk by chunk
@@ -408,10 +417,11 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             return refit_threshold_stream(self, self._series(series), validation_series, validation_labels,
                                           feature_names)
         n_features = self.autoencoder_.n_features_in_
-        if self.window_norm_ is not None and self._level_on():
+        level = self._level_fitted()
+        if level:
             self.window_norm_.level_weight = 1.0
         vectors = self._point_errors(self._series(series), start=start)  # NaN rows where no window covers
-        if self.window_norm_ is not None and self._level_on():  # the level term on the residuals' scale
+        if level:  # the level term on the residuals' scale
             res, lev = np.nanmean(vectors[skip:, :n_features]), np.nanmean(vectors[skip:, n_features:])
             weight = float(res / lev) if lev > 0 and res > 0 else 1.0
             self.window_norm_.level_weight = weight
@@ -432,7 +442,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         """Scores of per-point error vectors (T, C). With series options, a point covered by fewer windows
         than most (the edges of a series) has its deviation from the normal mean shrunk by the square root
         of its share of coverage: an average of fewer windows varies more, and would flag clean edges."""
-        if getattr(self, "transform_", None) is None and getattr(self, "window_norm_", None) is None:
+        if not self.series_prepared():
             return self.error_model_.score(vectors)
         counts = coverage_counts(len(vectors), self.window, self.stride).astype(np.float64)
         full = max(float(np.median(counts)), 1.0) if len(counts) else 1.0
@@ -548,7 +558,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         vectors = self._point_errors(self._series(series), progress, start)
         scores = self._score_vectors(vectors)
         n = len(self.feature_names_)
-        names = self.feature_names_ * (vectors.shape[1] // n)  # the feature of each column
+        names = self.feature_names_ * len(self._column_groups())  # the feature of each column
         result = find_events(scores, self.threshold_ if threshold is None else threshold, vectors, self.error_model_,
                              names, thresholds=self.point_thresholds(scores) if threshold is None else None)
         result.errors = vectors[:, :n]  # the error map: the residuals per feature (not the level terms)
@@ -588,10 +598,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             det.window_norm_ = WindowNorm.from_dict(d["window_norm"], n) if "window_norm" in d else None
             if "normal_center_" in d:
                 det.normal_center_, det.normal_spread_ = float(d["normal_center_"]), float(d["normal_spread_"])
-            n_columns = n
-            if det.window_norm_ is not None and det._level_on():
-                n_columns *= 3 if det.window_norm_.scales else 2
-            det.error_model_ = ErrorModel.from_dict(d["error_model"], n_columns)
+            det.error_model_ = ErrorModel.from_dict(d["error_model"], n * len(det._column_groups()))
             det.set_threshold(d["threshold_"])
             det.level_ = check_choice("level_", d["level_"], ("sequence", "point"))
             det._set_features(int(d["n_features_in_"]), list(d["feature_names_"]))

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from ._validation import check_choice, check_number
+from .data.scaling import IQR_PER_SD
 from .data.windows import count_windows, coverage_counts, reverse_windowing, sliding_windows
 from .metrics import segments
 
@@ -239,7 +240,7 @@ def robust_center_spread(scores: np.ndarray) -> tuple[float, float]:
     if s.size == 0:
         raise ValueError("no finite scores of normal data to take robust statistics of; give more data.")
     q25, q50, q75 = np.quantile(s, [0.25, 0.5, 0.75])
-    return float(q50), float(max((q75 - q25) / 1.349, 1e-12))
+    return float(q50), float(max((q75 - q25) / IQR_PER_SD, 1e-12))
 
 
 def rolling_thresholds(scores: np.ndarray, threshold: float, center: float, window: int) -> np.ndarray:

@@ -275,7 +275,7 @@ class DetectionStream:
 
     def __init__(self, det, source: Source, threshold: float | None = None, progress: bool = False) -> None:
         self.det, self.source, self.progress = det, source, progress
-        if getattr(det, "transform_", None) is not None or getattr(det, "window_norm_", None) is not None:
+        if det.series_prepared():
             raise ValueError("this detector transforms the series or normalises its windows (series_transform, "
                              "window_norm): it scores a series held in memory, not a stream.")
         self.threshold = det.threshold_ if threshold is None else float(threshold)

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 
 SCALES = ("standard", "minmax", "robust", None)
+IQR_PER_SD = 1.349  # the interquartile range of a normal law, in standard deviations
 ROBUST_ROWS = 2_000_000  # rows a streamed "robust" fit keeps; a longer stream is thinned at random (seeded) to this
+
+
+def check_scale(method) -> None:
+    """A ValueError naming the valid scalings unless `method` is one of `SCALES`."""
+    if method not in SCALES:
+        valid = ", ".join(repr(m) for m in SCALES if m is not None)
+        raise ValueError(f"scale={method!r} is not valid; choose {valid} or None.")
 
 
 def _quartiles(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -46,10 +54,15 @@ class SequenceScaler:
     scale: np.ndarray
 
     @classmethod
+    def fitted(cls, method: str, offset: np.ndarray, scale: np.ndarray) -> "SequenceScaler":
+        """The scaler with these statistics, a constant feature's scale (at float64 rounding of its offset) set to 1."""
+        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(offset), 1.0)
+        return cls(method, offset, np.where(scale <= tiny, 1.0, scale))
+
+    @classmethod
     def fit(cls, x: np.ndarray, mask: np.ndarray, method: str | None) -> "SequenceScaler":
         """Learn from x (N, L, F) at the steps where mask (N, L) is True."""
-        if method not in SCALES:
-            raise ValueError(f"scale={method!r} is not valid; choose 'standard', 'minmax', 'robust' or None.")
+        check_scale(method)
         n_features = x.shape[2]
         if method is None:
             return cls(None, np.zeros(n_features), np.ones(n_features))
@@ -58,21 +71,18 @@ class SequenceScaler:
             offset, scale = valid.mean(axis=0), valid.std(axis=0)
         elif method == "robust":
             q25, offset, q75 = np.quantile(valid, [0.25, 0.5, 0.75], axis=0)
-            scale = (q75 - q25) / 1.349
+            scale = (q75 - q25) / IQR_PER_SD
         else:
             offset = valid.min(axis=0)
             scale = valid.max(axis=0) - offset
-        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(offset), 1.0)
-        scale = np.where(scale <= tiny, 1.0, scale)
-        return cls(method, offset, scale)
+        return cls.fitted(method, offset, scale)
 
     @classmethod
     def fit_chunks(cls, chunks, method: str | None, n_features: int) -> "SequenceScaler":
         """`fit` in one streaming pass over ``(values (n, F), weights (n,) or None)`` chunks: each row counted
         `weight` times (e.g. the number of windows holding a point of a series). Float64 weighted moments merged
         chunk by chunk (Chan et al.), min/max for "minmax": `fit` on the same steps, to float precision."""
-        if method not in SCALES:
-            raise ValueError(f"scale={method!r} is not valid; choose 'standard', 'minmax', 'robust' or None.")
+        check_scale(method)
         if method is None:
             return cls(None, np.zeros(n_features), np.ones(n_features))
         if method == "robust":
@@ -97,8 +107,7 @@ class SequenceScaler:
         if count == 0:
             raise ValueError("no data to fit the scaler on.")
         offset, scale = (mean, np.sqrt(m2 / count)) if method == "standard" else (lo, hi - lo)
-        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(offset), 1.0)
-        return cls(method, offset, np.where(scale <= tiny, 1.0, scale))
+        return cls.fitted(method, offset, scale)
 
     @classmethod
     def _fit_robust_chunks(cls, chunks, n_features: int) -> "SequenceScaler":
@@ -121,9 +130,8 @@ class SequenceScaler:
             raise ValueError("no data to fit the scaler on.")
         v, w = np.concatenate([a for a, _ in kept]), np.concatenate([b for _, b in kept])
         q25, offset, q75 = _quartiles(v, w)
-        scale = (q75 - q25) / 1.349
-        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(offset), 1.0)
-        return cls("robust", offset, np.where(scale <= tiny, 1.0, scale))
+        scale = (q75 - q25) / IQR_PER_SD
+        return cls.fitted("robust", offset, scale)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.offset) / self.scale).astype(np.float32)
