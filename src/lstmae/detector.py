@@ -365,7 +365,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
 
         A source too large for memory (a path, `numpy.memmap` or `lstmae.data.sources.Source`)
         is streamed: the autoencoder trains on its first rows, the error model and threshold
-        are fitted on the rest in one streaming pass (see `lstmae.data.sources.refit_threshold_stream`).
+        are fitted on the rest in one streaming pass (`lstmae.streaming.stream_errors`).
         """
         self._validate()
         arr = self._series(series)
@@ -412,10 +412,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         if not hasattr(self, "transform_"):
             self.transform_ = self.window_norm_ = None
         if is_source(series) and not self.stationary_options():  # one streaming pass (lstmae.data.sources)
-            from .streaming import refit_threshold_stream
-
-            return refit_threshold_stream(self, self._series(series), validation_series, validation_labels,
-                                          feature_names)
+            return self._refit_stream(self._series(series), validation_series, validation_labels, feature_names)
         n_features = self.autoencoder_.n_features_in_
         level = self._level_fitted()
         if level:
@@ -436,6 +433,33 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self.normal_center_, self.normal_spread_ = robust_center_spread(normal)
         self.level_ = "point"
         self._set_features(n_features, feature_names)
+        return self
+
+    def _refit_stream(self, source: Any, validation_series: Any = None, validation_labels: Any = None,
+                      feature_names: list[str] | None = None) -> "LSTMAnomalyDetector":
+        """`refit_threshold_series` on a stream, one inference pass (`lstmae.streaming.stream_errors`): the error
+        model's mean and spread are exact (running moments); with all points in the sample everything is the
+        in-memory result; beyond it, the Mahalanobis covariance and the "contamination" quantile come from a
+        seeded uniform sample of the points ("k-sigma" and "max" of the "mean" error model stay exact)."""
+        from .streaming import stream_errors
+
+        errors = stream_errors(lambda w: self.autoencoder_.normalized_residuals(w)[0], source, self.window,
+                               self.stride)
+        em = self.error_model_ = ErrorModel(self.error_model).fit(errors.sample)
+        val = None
+        if validation_series is not None:
+            val = (em.score(self._point_errors(self._series(validation_series, "validation_series"))),
+                   validation_labels)
+        if not errors.complete:
+            em.mean_, em.scale_ = errors.mean, errors.std + 1e-12
+        rule = self.threshold_rule
+        if not errors.complete and em.kind == "mean" and rule in ("k-sigma", "max"):
+            self.set_threshold(errors.point_mean + self.k_sigma * errors.point_std if rule == "k-sigma"
+                               else errors.point_max)
+        else:
+            self._fit_threshold(em.score(errors.sample), *(val or (None, None)))
+        self.level_ = "point"
+        self._set_features(source.n_features, feature_names or list(source.feature_names))
         return self
 
     def _score_vectors(self, vectors: np.ndarray) -> np.ndarray:

@@ -3,8 +3,9 @@
 The streamed counterparts of `lstmae.scoring` and `lstmae.frames`: the residual statistics an
 autoencoder's anomaly scores are normalised by (`residual_stats`), per-point values over a stream
 of windows with partial sums carried between chunks (`iter_points`), codes (`iter_codes`,
-`codes_frames`), detection with events followed across chunks (`DetectionStream`,
-`refit_threshold_stream`), and tables written as they are made (`write_frames`).
+`codes_frames`), detection with events followed across chunks (`DetectionStream`), the error
+vectors a detector's threshold is fitted on (`stream_errors`), and tables written as they are made
+(`write_frames`).
 """
 from __future__ import annotations
 
@@ -413,45 +414,34 @@ def write_frames(path: str | os.PathLike, frames: Iterable, rows_per_group: int 
 
 
 # --------------------------------------------------------------------------- detector threshold
-def refit_threshold_stream(det, source: Source, validation_series=None, validation_labels=None,
-                           feature_names: list[str] | None = None, sample_bytes: int | None = None):
-    """`LSTMAnomalyDetector.refit_threshold_series` on a stream, one inference pass: the error model's mean and
-    spread are exact (running moments); with all points in the sample (at most `SAMPLE_BYTES`) everything is
-    the in-memory result; beyond it, the Mahalanobis covariance and the "contamination" quantile come from a
-    seeded uniform sample of the points ("k-sigma" and "max" of the "mean" error model stay exact)."""
-    from .scoring import ErrorModel, fit_threshold
+@dataclass
+class StreamedErrors:
+    """The per-point error vectors of a stream, from one inference pass: a seeded uniform `sample`
+    (every vector when `complete`; at most `SAMPLE_BYTES`), the exact per-column `mean` and `std`,
+    and the exact mean, standard deviation and maximum of each point's mean error."""
 
+    sample: np.ndarray
+    complete: bool
+    mean: np.ndarray
+    std: np.ndarray
+    point_mean: float
+    point_std: float
+    point_max: float
+
+
+def stream_errors(fn: Callable[[np.ndarray], np.ndarray], source: Source, window: int, stride: int,
+                  sample_bytes: int | None = None) -> StreamedErrors:
+    """What `LSTMAnomalyDetector.refit_threshold_series` needs of a stream's finite error vectors
+    (`fn`: windows -> per-window error vectors, as in `iter_points`)."""
     F = source.n_features
     cap = max(1024, (sample_bytes or SAMPLE_BYTES) // (8 * F))
     sample, moments, smoments = Reservoir(cap, seed=0), Moments(F), Moments(1)
-    fn = lambda w: det.autoencoder_.normalized_residuals(w)[0]  # noqa: E731
-    for block in iter_points(fn, source, det.window, det.stride):
+    for block in iter_points(fn, source, window, stride):
         v = block.values[np.isfinite(block.values).all(axis=1)]
         sample.add(v)
         moments.add(v)
         smoments.add(v.mean(axis=1, keepdims=True))
     if moments.n == 0:
         raise ValueError("no finite error vectors of normal data to fit the error model on; give more data.")
-    vectors = sample.values()
-    em = ErrorModel(det.error_model).fit(vectors)
-    det.error_model_ = em
-    val = None
-    if validation_series is not None:
-        val = (em.score(det._point_errors(det._series(validation_series, "validation_series"))), validation_labels)
-    if sample.complete:
-        det._fit_threshold(em.score(vectors), *(val or (None, None)))
-    else:
-        em.mean_, em.scale_ = moments.mean, moments.std + 1e-12
-        rule = det.threshold_rule
-        if em.kind == "mean" and rule == "k-sigma":
-            det.set_threshold(float(smoments.mean[0] + det.k_sigma * smoments.std[0]))
-        elif em.kind == "mean" and rule == "max":
-            det.set_threshold(float(smoments.max[0]))
-        else:
-            contamination = 0.01 if det.contamination is None else det.contamination
-            det.set_threshold(fit_threshold(rule, em.score(vectors), contamination=contamination, k_sigma=det.k_sigma,
-                                            beta=det.beta, val_scores=None if val is None else val[0],
-                                            val_labels=None if val is None else val[1]))
-    det.level_ = "point"
-    det._set_features(F, feature_names or list(source.feature_names))
-    return det
+    return StreamedErrors(sample.values(), sample.complete, moments.mean, moments.std, float(smoments.mean[0]),
+                          float(smoments.std[0]), float(smoments.max[0]))
