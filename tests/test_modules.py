@@ -258,3 +258,27 @@ def test_split_run_of_a_padded_batch_equals_the_packed_run_with_gradients(num_la
         gb = torch.autograd.grad((b_out * w).sum() + b_h.sum() + b_c.sum(), [x, lstm.weight_hh_l0])
         for a, b in zip(ga, gb):
             torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_teacher_forcing_always_reconstructs_in_eval_as_in_training(reverse):
+    """teacher_forcing="always": eval-mode reconstruction is the training-mode (teacher-forced) one, each step fed
+    the true frame before it (in emission order); the forecast still runs on its own outputs."""
+    torch.manual_seed(5)
+    cfg = ModelConfig(n_features=2, task="composite", horizon=3, hidden_size=8, conditional=True, reverse=reverse,
+                      teacher_forcing="always")
+    model = Autoencoder(cfg)
+    x, future = torch.randn(4, 6, 2), torch.randn(4, 3, 2)
+    trained = model.train()({"x": x, "future": future})[0]
+    evaluated = model.eval()({"x": x, "future": future})[0]
+    torch.testing.assert_close(evaluated["reconstruction"], trained["reconstruction"])
+    # by hand: the decoder fed [0, x_1 .. x_{L-1}] (emission order) beside the repeated code
+    target = reverse_padded(x, None) if reverse else x
+    code, state, _ = model.encoder(x)
+    by_hand = model.reconstructor(code, state, 6, teacher=target)
+    torch.testing.assert_close(evaluated["reconstruction"], reverse_padded(by_hand, None) if reverse else by_hand)
+    # the forecast has no true future at inference: free-running, as with teacher_forcing="train"
+    free = Autoencoder(ModelConfig(**{**cfg.to_dict(), "teacher_forcing": "train"}))
+    free.load_state_dict(model.state_dict())
+    torch.testing.assert_close(evaluated["forecast"], free.eval()({"x": x})[0]["forecast"])
+    assert not torch.allclose(free({"x": x})[0]["reconstruction"], evaluated["reconstruction"])

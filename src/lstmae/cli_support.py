@@ -77,6 +77,8 @@ def in_cli_terms(message: str, names) -> str:
     for name in sorted(names, key=len, reverse=True):
         flag = "--" + name.replace("_", "-")
         message = re.sub(rf"\b{name}=\[\.\.\.\]", f"{flag} A,B", message)
+        message = re.sub(rf"\b{name}=True\b", flag, message)  # boolean options are flags
+        message = re.sub(rf"\b{name}=False\b", "--no-" + name.replace("_", "-"), message)
         message = re.sub(rf"\b{name}=(?=\S)", f"{flag} ", message)
     return message
 
@@ -189,7 +191,7 @@ def estimator_options(cls: type, names: tuple[str, ...], into: str = "params", h
         types = [t for t in getattr(param.annotation, "__args__", (param.annotation,)) if t is not type(None)]
         base = types[0] if types and types[0] in (int, float, str, bool) else str
         if type(None) in getattr(param.annotation, "__args__", ()) and param.default is not None:
-            nullable[name] = base  # the value is text, so that "none" gets through
+            nullable[name] = (base, str in types)  # the value is text, so that "none" (and "auto") get through
             base = str
         choices = kind.split("}")[0] + "}" if kind.startswith("{") else ""
         help_text = help_prefix + " ".join(x for x in (sentence, choices.replace('"', "")) if x)
@@ -204,9 +206,12 @@ def estimator_options(cls: type, names: tuple[str, ...], into: str = "params", h
             return v
         if str(v).lower() == "none":
             return None
+        kind, words = nullable[name]
         try:
-            return nullable[name](v)
+            return kind(v)
         except ValueError:
+            if words:  # a parameter that takes words too ("auto"): the estimator checks them
+                return v
             raise UsageError(f"--{name.replace('_', '-')} {v!r} is not valid; give a number or none.") from None
 
     def convert(values: dict) -> dict:

@@ -19,6 +19,7 @@ BRIDGES = ("repeat", "state")
 ACTIVATIONS = ("tanh", "relu")
 LOSSES = ("mse", "mae", "huber", "bce")
 POOLINGS = ("last", "last_hc", "mean", "all")
+TEACHER_FORCING = ("train", "always")
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -46,6 +47,7 @@ class ModelConfig:
     code_size: int | None = None
     bridge: str = "repeat"
     conditional: bool = False
+    teacher_forcing: str = "train"
     reverse: bool = False
     activation: str = "tanh"
     loss: str = "mse"
@@ -72,6 +74,15 @@ class ModelConfig:
                 "decoder; use task='reconstruct' or 'composite', or reverse=False."
             )
         check_choice("bridge", self.bridge, BRIDGES)
+        check_choice("teacher_forcing", self.teacher_forcing, TEACHER_FORCING)
+        if self.teacher_forcing == "always" and not (self.conditional and self.has_reconstruction):
+            raise ValueError(
+                "teacher_forcing='always' feeds a conditional reconstruction decoder the true previous frames at "
+                "inference too, but this model has "
+                + ("no conditional decoder; set conditional=True" if not self.conditional
+                   else "no reconstruction decoder (task='predict'); use task='reconstruct' or 'composite'")
+                + ", or teacher_forcing='train'."
+            )
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("pooling", self.pooling, POOLINGS)

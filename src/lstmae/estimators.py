@@ -72,6 +72,15 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
     conditional : bool, default=False
         Feed each decoder step the previous frame: ground truth while training
         (teacher forcing), its own previous output at inference.
+    teacher_forcing : {"train", "always"}, default="train"
+        When a conditional decoder is fed the true previous frames. "train": in
+        training only (the paper's conditional decoder; validation and inference run
+        on its own outputs). "always": the reconstruction decoder is fed them at
+        inference too (its target is the input, so they are known): each step is
+        reconstructed from the code and the true frame before it, a one-step-ahead
+        reconstruction that generalises to shapes the training data lacked. Needs
+        ``conditional=True`` and a reconstruction decoder; forecasts always run on
+        their own outputs. It is what `LSTMAnomalyDetector`'s default model uses.
     reverse : bool, default=False
         Reconstruct in reversed time order (Srivastava et al. 2015; EncDec-AD).
         Outputs are always handed back in natural order.
@@ -171,6 +180,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         pooling: str = "last",
         bridge: str = "repeat",
         conditional: bool = False,
+        teacher_forcing: str = "train",
         reverse: bool = False,
         activation: str = "tanh",
         loss: str = "mse",
@@ -199,6 +209,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         self.pooling = pooling
         self.bridge = bridge
         self.conditional = conditional
+        self.teacher_forcing = teacher_forcing
         self.reverse = reverse
         self.activation = activation
         self.loss = loss
@@ -222,7 +233,8 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         return ModelConfig(
             n_features=n_features, task=self.task, horizon=self.horizon, hidden_size=self.hidden_size,
             num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
-            code_size=self.code_size, bridge=self.bridge, conditional=self.conditional, reverse=self.reverse,
+            code_size=self.code_size, bridge=self.bridge, conditional=self.conditional,
+            teacher_forcing=self.teacher_forcing, reverse=self.reverse,
             activation=self.activation, loss=self.loss, pooling=self.pooling,
             loss_weights=tuple(self.loss_weights) if isinstance(self.loss_weights, (list, tuple)) else self.loss_weights,
         )

@@ -311,7 +311,10 @@ class Autoencoder(nn.Module):
     (``loss_weights``), or None when the batch has no targets.
 
     In training mode conditional decoders are teacher-forced; in eval mode they run on
-    their own outputs, so validation losses measure what inference will do.
+    their own outputs, so validation losses measure what inference will do. With
+    ``cfg.teacher_forcing == "always"`` the reconstruction decoder is teacher-forced in eval
+    mode too (its target is the input, known at inference): each reconstructed step is then
+    predicted from the code and the true frame before it, and validation measures that.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -335,6 +338,8 @@ class Autoencoder(nn.Module):
         future = batch.get("future")
         n, steps, _ = x.shape
         teacher_forcing = self.training and self.cfg.conditional
+        # teacher_forcing="always": reconstruction knows its target, so each step may read the true frame before it
+        teacher_reconstruct = self.cfg.conditional and (self.training or self.cfg.teacher_forcing == "always")
         code, enc_state, enc_out = self.encoder(x, lengths)
         dec_code = self.code_dropout(code)
         outputs: dict[str, Tensor | dict] = {"code": code}
@@ -342,7 +347,7 @@ class Autoencoder(nn.Module):
         losses: dict[str, Tensor] = {}
         if self.reconstructor is not None:
             target = reverse_padded(x, lengths) if self.cfg.reverse else x  # emission order
-            logits = self.reconstructor(dec_code, enc_state, steps, teacher=target if teacher_forcing else None)
+            logits = self.reconstructor(dec_code, enc_state, steps, teacher=target if teacher_reconstruct else None)
             if self.cfg.reverse:
                 logits = reverse_padded(logits, lengths)  # back to natural order
             mask = step_mask(lengths, steps, n, x.device).unsqueeze(2).to(x.dtype)

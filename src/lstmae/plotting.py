@@ -616,7 +616,8 @@ def _architecture(summary) -> tuple[dict[str, _Box], list[tuple], list[str]]:
         else:
             lines.append("input: " + (frame or "zeros (the state carries the code)"))
         if o["conditional"]:
-            lines.append("teacher forcing in training, own output at inference")
+            lines.append("true previous frame, also at inference" if o.get("teacher_forcing") == "always"
+                         and dec == "reconstructor" else "teacher forcing in training, own output at inference")
         if o["reverse"] and dec == "reconstructor":
             lines.append("target reversed, output back in natural order")
         box(f"{dec}.lstm", x, f"{kind} decoder", lines, _COLORS[kind])

@@ -377,7 +377,8 @@ def _options(module: nn.Module) -> dict[str, Any]:
     if isinstance(module, Autoencoder):
         o["task"] = cfg.task
         o["horizon"] = cfg.horizon if cfg.has_prediction else None
-        o.update(bridge=cfg.bridge, conditional=cfg.conditional, reverse=cfg.reverse)
+        o.update(bridge=cfg.bridge, conditional=cfg.conditional, teacher_forcing=cfg.teacher_forcing,
+                 reverse=cfg.reverse)
     o.update(n_features=cfg.n_features, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
              bidirectional=cfg.bidirectional, code_size=cfg.code_size, latent_dim=cfg.latent_dim,
              pooling=cfg.pooling, activation=cfg.activation, dropout=cfg.dropout)
@@ -409,8 +410,10 @@ def _autoencoder_notes(cfg, summary: ModelSummary) -> list[str]:
     if cfg.conditional:
         first = {"reconstruct": "zeros", "predict": "the last input frame",
                  "composite": "zeros (reconstruction), the last input frame (prediction)"}[cfg.task]
-        notes.append("conditional: fed the previous frame (teacher forcing in training, own output at "
-                     f"inference); before the first step: {first}")
+        when = ("teacher forcing in training, own output at inference" if cfg.teacher_forcing == "train" else
+                "the true previous frame in training and at inference for the reconstruction; forecasts run on "
+                "their own output")
+        notes.append(f"conditional: fed the previous frame ({when}); before the first step: {first}")
     if cfg.reverse:
         notes.append("reconstruction target reversed; outputs returned in natural order")
     if cfg.task == "composite":
