@@ -32,7 +32,8 @@ from .data.stationarity import TRANSFORMS, WINDOW_NORMS, SeriesTransform, Window
 from .data.windows import coverage_counts, reverse_windowing, sliding_windows
 from .estimators import LSTMAutoencoder
 from .scoring import (ERROR_MODELS, THRESHOLDS, Detection, ErrorModel, find_events, fit_threshold,
-                      robust_center_spread, rolling_thresholds, sequence_scores, windowed_to_points)
+                      moving_mean, robust_center_spread, rolling_thresholds, sequence_scores,
+                      windowed_to_points)
 from .serialization import ModelFileError, read_model_dir, register, save_model_dir
 
 
@@ -40,14 +41,20 @@ from .serialization import ModelFileError, read_model_dir, register, save_model_
 AE_SETTINGS = ("hidden_size", "epochs", "learning_rate", "batch_size", "verbose", "random_state", "n_threads")
 # the long-series options as lstmae <= 0.2 behaved (a model saved without them loads with these)
 LEGACY_SERIES_OPTIONS = {"series_transform": None, "window_norm": None, "level_term": False,
-                         "adaptive_threshold": None}
+                         "adaptive_threshold": None, "smoothing": None}
+
+
+# "auto" smoothing of teacher-forced point errors, chosen with the default below (docs/benchmarks.md)
+AUTO_SMOOTHING = 9
 
 
 def default_autoencoder() -> LSTMAutoencoder:
-    """The autoencoder a detector uses unless given one; chosen by measurement (docs/benchmarks.md)."""
+    """The autoencoder a detector uses unless given one; chosen by measurement (docs/benchmarks.md): a
+    conditional decoder fed the true previous frames when scoring too, so each point's error is how well
+    it follows from the code and the point before it."""
     return LSTMAutoencoder(
         task="reconstruct", hidden_size=64, bridge="repeat", learning_rate=3e-3, batch_size=64,
-        epochs=40, validation_split=0.1, patience=5, scale="robust",
+        epochs=40, validation_split=0.1, patience=5, scale="robust", conditional=True, teacher_forcing="always",
     )
 
 
@@ -92,6 +99,15 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     adaptive_threshold : int or None, default=None
         Long series only: the threshold moves with the rolling median of the last
         `adaptive_threshold` scores (`lstmae.scoring.rolling_thresholds`); None: fixed.
+    smoothing : int, "auto" or None, default="auto"
+        Long series only: each point's error vector is the centred moving mean of the
+        per-point error vectors over `smoothing` points (`lstmae.scoring.moving_mean`), for
+        the held-out normal points (threshold) and in scoring alike, streamed series too. With a
+        teacher-forced decoder (``teacher_forcing="always"``) a point's error is that point's own
+        surprise, which the windows covering it do not average out; a short moving mean keeps a
+        single noisy point from becoming an event. "auto": 9 points with a teacher-forced
+        autoencoder (the default one), else none (the setting measured in docs/benchmarks.md).
+        None: no smoothing.
     hidden_size, epochs, learning_rate, batch_size, verbose : optional
         Autoencoder settings without building an `LSTMAutoencoder` by hand (PyOD style):
         when given, they replace those of `autoencoder` (or of the default one).
@@ -127,6 +143,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         window_norm: str | None = None,
         level_term: bool = True,
         adaptive_threshold: int | None = None,
+        smoothing: int | str | None = "auto",
         hidden_size: int | None = None,
         epochs: int | None = None,
         learning_rate: float | None = None,
@@ -148,6 +165,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self.window_norm = window_norm
         self.level_term = level_term
         self.adaptive_threshold = adaptive_threshold
+        self.smoothing = smoothing
         self.hidden_size = hidden_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -171,6 +189,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         if not isinstance(self.level_term, (bool, np.bool_)):
             raise ValueError(f"level_term must be True or False, got {self.level_term!r}.")
         check_number("adaptive_threshold", self.adaptive_threshold, 2, integer=True, allow_none=True)
+        if self.smoothing != "auto":
+            check_number("smoothing", self.smoothing, 1, integer=True, allow_none=True)
         if self.autoencoder is not None and not isinstance(self.autoencoder, LSTMAutoencoder):
             raise ValueError(f"autoencoder must be an LSTMAutoencoder or None, got {type(self.autoencoder).__name__}.")
 
@@ -299,6 +319,14 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         """Whether a long series is transformed or its windows normalised before the autoencoder."""
         return self.series_transform is not None or self.window_norm is not None
 
+    @property
+    def point_smoothing(self) -> int | None:
+        """The moving mean's width in force (`smoothing`, "auto" resolved for the fitted autoencoder), or None."""
+        if self.smoothing != "auto":
+            return self.smoothing
+        ae = getattr(self, "autoencoder_", None) or self.autoencoder or default_autoencoder()
+        return AUTO_SMOOTHING if ae.conditional and ae.teacher_forcing == "always" else None
+
     def _in_memory(self, arr: Any) -> None:
         if is_source(arr) and self.stationary_options():
             raise ValueError(
@@ -343,17 +371,18 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         return np.concatenate([res, np.stack(points, axis=1)], axis=1)
 
     def _point_errors(self, series: np.ndarray, progress: bool = False, start: int = 0) -> np.ndarray:
-        """Per-point error vectors (T, F): normalised residuals averaged over the windows covering each point."""
+        """Per-point error vectors (T, F): normalised residuals averaged over the windows covering each point,
+        then (``smoothing``) over the points near it."""
+        self._in_memory(series)
         if self.series_prepared():
-            self._in_memory(series)
-            return self._prepared_errors(series, start, progress)
+            return moving_mean(self._prepared_errors(series, start, progress), self.point_smoothing)
         if not isinstance(series, np.ndarray):  # a source, scored chunk by chunk
             from .streaming import point_values
 
             return point_values(lambda w: self.autoencoder_.normalized_residuals(w)[0], series, self.window,
-                                self.stride, progress)
-        return windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(w)[0], series, self.window,
-                                  self.stride, progress=progress)
+                                self.stride, progress, self.point_smoothing)
+        return moving_mean(windowed_to_points(lambda w: self.autoencoder_.normalized_residuals(w)[0], series,
+                                              self.window, self.stride, progress=progress), self.point_smoothing)
 
     def fit_series(self, series: Any, validation_series: Any = None, validation_labels: Any = None,
                    feature_names: list[str] | None = None) -> "LSTMAnomalyDetector":
@@ -444,7 +473,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         from .streaming import stream_errors
 
         errors = stream_errors(lambda w: self.autoencoder_.normalized_residuals(w)[0], source, self.window,
-                               self.stride)
+                               self.stride, smoothing=self.point_smoothing)
         em = self.error_model_ = ErrorModel(self.error_model).fit(errors.sample)
         val = None
         if validation_series is not None:

@@ -243,6 +243,30 @@ def robust_center_spread(scores: np.ndarray) -> tuple[float, float]:
     return float(q50), float(max((q75 - q25) / IQR_PER_SD, 1e-12))
 
 
+def moving_mean(values: np.ndarray, width: int | None, chunk: int = 65536) -> np.ndarray:
+    """Centred moving mean over time (axis 0) of per-point values (T,) or (T, C), over `width` points
+    (``width // 2`` before and ``(width - 1) // 2`` after each point; fewer at the ends), NaN-aware: a
+    point's mean is over the finite values near it, NaN where there are none. None or 1: unchanged.
+    Each point's mean is summed from its own neighbours alone, in `chunk` rows at a time, so a series
+    smoothed in pieces (`lstmae.streaming.smooth_points`) gives the same numbers to the last bit."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    if width is None or width <= 1 or len(values) == 0:
+        return values
+    v = np.asarray(values, dtype=np.float64)
+    before, after = width // 2, (width - 1) // 2
+    pad = np.full((before + len(v) + after, *v.shape[1:]), np.nan)
+    pad[before:before + len(v)] = v
+    out = np.empty_like(v)
+    for i in range(0, len(v), chunk):
+        windows = sliding_window_view(pad[i:i + min(chunk, len(v) - i) + width - 1], width, axis=0)
+        finite = np.isfinite(windows)
+        n = finite.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[i:i + len(n)] = np.where(n > 0, np.where(finite, windows, 0.0).sum(axis=-1) / np.maximum(n, 1), np.nan)
+    return out
+
+
 def rolling_thresholds(scores: np.ndarray, threshold: float, center: float, window: int) -> np.ndarray:
     """Per-point thresholds (T,) that follow slow drift of `scores` (higher is more anomalous).
 

@@ -196,10 +196,53 @@ def iter_points(fn: Callable[[np.ndarray], np.ndarray], source: Source, window: 
             bar.stop()
 
 
+def smooth_points(blocks: Iterable[PointBlock], width: int | None) -> Iterator[PointBlock]:
+    """`lstmae.scoring.moving_mean` over the points of `blocks`, within each sequence: the same numbers as on
+    the sequence held in memory. A point is yielded once the ``(width - 1) // 2`` points after it have arrived
+    (or its sequence has ended); the ``width // 2`` points before it are carried over. None or 1: unchanged."""
+    from .scoring import moving_mean
+
+    if width is None or width <= 1:
+        yield from blocks
+        return
+    before, after = width // 2, (width - 1) // 2
+    context = None  # the last `before` raw values already yielded, of this sequence
+    pending: list[PointBlock] = []
+
+    def release(final: bool) -> Iterator[PointBlock]:
+        nonlocal context, pending
+        if not pending:
+            return
+        raw = np.concatenate([b.values for b in pending])
+        k = len(raw) if final else len(raw) - after
+        if k <= 0:
+            return
+        ctx = context if context is not None else raw[:0]
+        smoothed = moving_mean(np.concatenate([ctx, raw]), width)[len(ctx):len(ctx) + k]
+        first, last = pending[0], pending[-1]
+        time = None if first.time is None else np.concatenate([b.time for b in pending])
+        labels = None if first.labels is None else np.concatenate([b.labels for b in pending])
+        yield PointBlock(smoothed, first.start, first.seq, None if time is None else time[:k],
+                         None if labels is None else labels[:k], first.new_sequence)
+        context = np.concatenate([ctx, raw[:k]])[-before:]
+        pending = [] if k == len(raw) else [PointBlock(raw[k:], first.start + k, last.seq,
+                                                       None if time is None else time[k:],
+                                                       None if labels is None else labels[k:])]
+
+    for block in blocks:
+        if block.new_sequence:
+            yield from release(final=True)
+            context = None
+        pending.append(block)
+        yield from release(final=False)
+    yield from release(final=True)
+
+
 def point_values(fn: Callable[[np.ndarray], np.ndarray], source: Source, window: int, stride: int = 1,
-                 progress: bool = False) -> np.ndarray:
-    """`iter_points` gathered: (T, F') float64 (the result must fit in memory; the input need not)."""
-    parts = [b.values for b in iter_points(fn, source, window, stride, progress=progress)]
+                 progress: bool = False, smoothing: int | None = None) -> np.ndarray:
+    """`iter_points` (smoothed over `smoothing` points: `smooth_points`) gathered: (T, F') float64 (the result
+    must fit in memory; the input need not)."""
+    parts = [b.values for b in smooth_points(iter_points(fn, source, window, stride, progress=progress), smoothing)]
     return np.concatenate(parts)
 
 
@@ -287,7 +330,8 @@ class DetectionStream:
         """(points, error vectors (n, F), scores (n,), 0/1 labels (n,)) block by block."""
         det = self.det
         fn = lambda w: det.autoencoder_.normalized_residuals(w)[0]  # noqa: E731
-        for block in iter_points(fn, self.source, det.window, det.stride, progress=self.progress):
+        blocks = iter_points(fn, self.source, det.window, det.stride, progress=self.progress)
+        for block in smooth_points(blocks, det.point_smoothing):
             if block.new_sequence:
                 self._events.close()
             scores = det.error_model_.score(block.values)
@@ -430,13 +474,13 @@ class StreamedErrors:
 
 
 def stream_errors(fn: Callable[[np.ndarray], np.ndarray], source: Source, window: int, stride: int,
-                  sample_bytes: int | None = None) -> StreamedErrors:
+                  sample_bytes: int | None = None, smoothing: int | None = None) -> StreamedErrors:
     """What `LSTMAnomalyDetector.refit_threshold_series` needs of a stream's finite error vectors
-    (`fn`: windows -> per-window error vectors, as in `iter_points`)."""
+    (`fn`: windows -> per-window error vectors, as in `iter_points`; smoothed as `smooth_points` does)."""
     F = source.n_features
     cap = max(1024, (sample_bytes or SAMPLE_BYTES) // (8 * F))
     sample, moments, smoments = Reservoir(cap, seed=0), Moments(F), Moments(1)
-    for block in iter_points(fn, source, window, stride):
+    for block in smooth_points(iter_points(fn, source, window, stride), smoothing):
         v = block.values[np.isfinite(block.values).all(axis=1)]
         sample.add(v)
         moments.add(v)
