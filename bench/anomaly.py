@@ -60,16 +60,34 @@ def detector_configs(quick: bool) -> dict[str, dict]:
         "detrend + window level + level term": dict(series_transform="detrend", window_norm="level"),
         "window level + level term; Mahalanobis": dict(window_norm="level", error_model="mahalanobis"),
         "window level-scale + level term; Mahalanobis": dict(window_norm="level-scale", error_model="mahalanobis"),
+        # added in 0.4 (robust scaling, the 0.3 default, kept): the conditional decoder, run on its own outputs as
+        # in the paper, or fed the true previous frames when scoring too (teacher_forcing="always")
+        "conditional decoder": dict(scale="robust", conditional=True),
+        "teacher-forced scoring": dict(scale="robust", conditional=True, teacher_forcing="always"),
+        "teacher-forced scoring + window level-scale + level term": dict(
+            scale="robust", conditional=True, teacher_forcing="always", window_norm="level-scale", level_term=True),
+        # teacher-forced errors are each point's own surprise, which the covering windows do not average out (2
+        # events on the clean sines): a short moving mean of the point errors (`smoothing`)
+        "teacher-forced scoring, smoothing 3": dict(
+            scale="robust", conditional=True, teacher_forcing="always", smoothing=3),
+        "teacher-forced scoring, smoothing 9": dict(
+            scale="robust", conditional=True, teacher_forcing="always", smoothing=9),
+        "teacher-forced scoring + window level-scale + level term, smoothing 9": dict(
+            scale="robust", conditional=True, teacher_forcing="always", window_norm="level-scale", level_term=True,
+            smoothing=9),
     }
+
+
+AE_OPTIONS = ("scale", "conditional", "teacher_forcing")  # options of the autoencoder, not of the detector
 
 
 def make_detector(options: dict, window: int, quick: bool) -> LSTMAnomalyDetector:
     options = dict(options)
-    scale = options.pop("scale", "standard")
+    model = {"scale": "standard", **{k: options.pop(k) for k in AE_OPTIONS if k in options}}
     ae = LSTMAutoencoder(task="reconstruct", hidden_size=16 if quick else 64, bridge="repeat", learning_rate=3e-3,
-                         batch_size=64, epochs=3 if quick else 40, validation_split=0.1, patience=5, scale=scale,
-                         random_state=0, verbose=False)
-    options = {"series_transform": None, "window_norm": None, "error_model": "mean", **options}
+                         batch_size=64, epochs=3 if quick else 40, validation_split=0.1, patience=5,
+                         random_state=0, verbose=False, **model)
+    options = {"series_transform": None, "window_norm": None, "error_model": "mean", "smoothing": None, **options}
     return LSTMAnomalyDetector(autoencoder=ae, window=window, holdout=HOLDOUT, threshold="k-sigma", k_sigma=K,
                                **options)
 
@@ -192,12 +210,13 @@ def clean_events(options: dict) -> int:
     from lstmae.data.synthetic import make_sines
 
     options = dict(options)
+    model = {"scale": "standard", **{k: options.pop(k) for k in AE_OPTIONS if k in options}}
     series = make_sines(n_points=1200, anomaly_fraction=0.0, random_state=3).series
     n = 0
     for stride in (1, 5):
         ae = LSTMAutoencoder(hidden_size=16, epochs=12, learning_rate=0.01, batch_size=64, random_state=0,
-                             verbose=False, scale=options.pop("scale", "standard"))
-        opts = {"series_transform": None, "window_norm": None, "error_model": "mean", **options}
+                             verbose=False, **model)
+        opts = {"series_transform": None, "window_norm": None, "error_model": "mean", "smoothing": None, **options}
         det = LSTMAnomalyDetector(autoencoder=ae, window=24, stride=stride, **opts).fit_series(series)
         n += len(det.detect_series(series).events)
     return n
