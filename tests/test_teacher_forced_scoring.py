@@ -139,6 +139,8 @@ def test_command_line_teacher_forcing_and_smoothing(clean, tmp_path):
     assert r.exit_code == 0, r.output
     config = json.loads((tmp_path / "det" / "config.json").read_text())
     assert config["params"]["smoothing"] == 5 and config["model"]["teacher_forcing"] == "always"
+    r = CliRunner().invoke(app, ["info", str(tmp_path / "det")])
+    assert r.exit_code == 0 and "teacher_forcing" in r.output and "5 points" in r.output, r.output
     r = CliRunner().invoke(app, ["train", str(tmp_path / "s.csv"), "--window", "24", "--teacher-forcing", "always", "-q",
                                  "-o", str(tmp_path / "m")])
     assert r.exit_code == 2 and "no conditional decoder; set --conditional, or --teacher-forcing" in r.output
