@@ -136,3 +136,25 @@ def load_all(seed: int = 0) -> list[BenchSeries]:
     for i, (name, values) in enumerate(raw):
         out.append(inject(name, values, seed + i))
     return out
+
+
+def load_fresh(seed: int = 100) -> list[BenchSeries]:
+    """Half C, added in lstmae 0.4 after the default was chosen and never looked at before it was run once:
+    aeon's labelled `ecg-diff-count-3` (its UnitTest folder: a synthetic ECG with labelled anomalies, the
+    normal TRAIN_NA file as training part, then the labelled TEST file), and three more stretches of the
+    real series above with anomalies injected as for the others (seeds from 100)."""
+    d = _aeon_dir()
+    ecg = [pd.read_csv(d / "UnitTest" / f"ecg-diff-count-3_{part}.csv") for part in ("TRAIN_NA", "TEST")]
+    series = np.concatenate([e["value-0"].to_numpy(np.float64) for e in ecg])[:, None]
+    labels = np.concatenate([e["is_anomaly"].to_numpy(np.int64) for e in ecg])
+    out = [BenchSeries("ecg-diff-count-3 (synthetic labels)", series, labels, len(ecg[0]), window_for(len(series)))]
+    devices = _headerless(d / "segmentation" / "ElectricDevices.csv")
+    raw = [
+        ("electric-devices 3000-6000", devices[3000:6000]),
+        ("electric-devices 9000-end", devices[9000:]),
+        ("daphnet s06r02e0 3000-6000 (9 features)",
+         pd.read_csv(d / "Daphnet_S06R02E0" / "S06R02E0.csv").iloc[3000:6000, 1:10].to_numpy(np.float64)),
+    ]
+    for i, (name, values) in enumerate(raw):
+        out.append(inject(name, values, seed + i))
+    return out
