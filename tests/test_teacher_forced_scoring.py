@@ -151,6 +151,8 @@ def test_the_default_detector_scores_teacher_forced_and_smooths_over_9_points(tf
 
     ae = default_autoencoder()
     assert (ae.conditional, ae.teacher_forcing, ae.scale) == (True, "always", "robust")
+    plain = default_autoencoder(series=False)  # sets of sequences: the plain reconstruction (measured better)
+    assert (plain.conditional, plain.teacher_forcing, plain.scale) == (False, "train", "robust")
     assert LSTMAnomalyDetector().smoothing == "auto" and LSTMAnomalyDetector().point_smoothing == 9
     plain = LSTMAutoencoder(hidden_size=8)
     assert LSTMAnomalyDetector(autoencoder=plain).point_smoothing is None  # "auto": only with teacher forcing
@@ -164,3 +166,13 @@ def test_the_default_detector_scores_teacher_forced_and_smooths_over_9_points(tf
     assert old.smoothing is None and old.point_smoothing is None
     unsmoothed = LSTMAnomalyDetector.load(tmp_path / "old").set_params(smoothing=None).score_series(clean)
     np.testing.assert_array_equal(old.score_series(clean), unsmoothed)
+
+
+def test_the_default_detector_picks_its_autoencoder_by_what_it_fits(clean):
+    from lstmae.data.windows import sliding_windows
+
+    small = dict(hidden_size=8, epochs=2, random_state=0)
+    on_series = LSTMAnomalyDetector(window=W, **small).fit_series(clean[:600])
+    on_sequences = LSTMAnomalyDetector(**small).fit(sliding_windows(clean[:600], W, stride=8))
+    assert on_series.autoencoder_.teacher_forcing == "always" and on_series.point_smoothing == 9
+    assert not on_sequences.autoencoder_.conditional and on_sequences.point_smoothing is None

@@ -111,7 +111,8 @@ def train(
         spec = spec.replace(window=window, stride=stride or 1)
     settings = dict(random_state=seed, verbose=not quiet)
     if detector:  # model options not given are the detector's default autoencoder's, as in Python
-        params = {**{k: v for k, v in default_autoencoder().get_params().items() if k in params},
+        defaults = default_autoencoder(series=seqs.kind == "series").get_params()
+        params = {**{k: v for k, v in defaults.items() if k in params},
                   **cs.given_on_command_line(params)}
     model = (cs.continue_from(init_from, params, ARCHITECTURE, **settings) if init_from is not None
              else LSTMAutoencoder(**params, **settings))
