@@ -1,0 +1,80 @@
+"""Issue 12, target 1: are the codes held back by too few optimizer steps on the small sets?
+
+Probe only (no classifiers): for each dataset of `bench/representations.py`, an autoencoder with that
+benchmark's settings (`FULL`: hidden 32, 150 epochs, learning rate 0.003, batch 16) and one trained for at least
+`--min-steps` optimizer steps (the epochs raised to ceil(min_steps / batches per epoch), never lowered), both
+seed 0; LogisticRegression on the codes pooled "all" against 1-NN Euclidean and LogisticRegression on the raw
+sequences, at 10 %, 25 % and 100 % of the training labels (the same subsets as `representations.py`'s seed 0).
+
+    .venv-bench/bin/python bench/representations_steps.py               # about 15 minutes on 2 cores
+    .venv-bench/bin/python bench/representations_steps.py --datasets arrowhead,acsf1 --min-steps 4500
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+import warnings
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import representations as R  # noqa: E402
+
+from lstmae import LSTMAutoencoder  # noqa: E402
+
+
+def run(name: str, min_steps: int) -> dict:
+    cfg = R.FULL
+    X_tr, y_tr, X_te, y_te = R.load(name)
+    common = int(np.median([len(s) for s in X_tr]))
+    res_tr, res_te = R.resample_each(X_tr, common), R.resample_each(X_te, common)
+    raw_tr, raw_te = np.asarray([s.ravel() for s in res_tr]), np.asarray([s.ravel() for s in res_te])
+    L_tr, L_te = R.shorten(X_tr, cfg["max_length"]), R.shorten(X_te, cfg["max_length"])
+    batches = math.ceil(len(L_tr) / cfg["batch_size"])
+    out = {}
+    for label, epochs in (("150 epochs", cfg["ae_epochs"]), (f">= {min_steps} steps",
+                                                            max(cfg["ae_epochs"], math.ceil(min_steps / batches)))):
+        t = time.perf_counter()
+        ae = LSTMAutoencoder(hidden_size=cfg["hidden_size"], epochs=epochs, learning_rate=cfg["learning_rate"],
+                             batch_size=cfg["batch_size"], random_state=0, verbose=False).fit(L_tr)
+        f_tr, f_te = R.codes(ae, L_tr, "all"), R.codes(ae, L_te, "all")
+        rng = np.random.default_rng(1000)
+        cells = {}
+        for fraction in R.FRACTIONS:
+            idx = R.label_subset(y_tr, fraction, rng)
+            cells[f"{int(fraction * 100)}%"] = (R.probe(f_tr[idx], y_tr[idx], f_te, y_te),
+                                                R.one_nn(raw_tr[idx], y_tr[idx], raw_te, y_te),
+                                                R.probe(raw_tr[idx], y_tr[idx], raw_te, y_te))
+        out[label] = {"epochs": epochs, "steps": epochs * batches, "loss": ae.history_["train_loss"][-1],
+                      "seconds": time.perf_counter() - t, "cells": cells}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(R.DATASETS))
+    parser.add_argument("--min-steps", type=int, default=4500)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(1)
+    met = {}
+    print("| set | training | epochs (steps) | final loss | codes / 1-NN / raw at 10 % | 25 % | 100 % |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name in args.datasets.split(","):
+        for label, r in run(name, args.min_steps).items():
+            cells = [f"{c:.3f} / {n:.3f} / {w:.3f}" + (" ✓" if c >= max(n, w) else "") for c, n, w in r["cells"].values()]
+            met[label] = met.get(label, 0) + sum(c >= max(n, w) for c, n, w in r["cells"].values())
+            print(f"| {name} | {label} | {r['epochs']} ({r['steps']}) | {r['loss']:.4f} | " + " | ".join(cells) + " |",
+                  flush=True)
+    print("\ncells where the codes are at least as good as both baselines:", met)
+
+
+if __name__ == "__main__":
+    main()
