@@ -379,8 +379,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     def _point_errors(self, series: np.ndarray, progress: bool = False, start: int = 0) -> np.ndarray:
         """Per-point error vectors (T, F): normalised residuals averaged over the windows covering each point,
         then (``smoothing``) over the points near it."""
-        self._in_memory(series)
         if self.series_prepared():
+            self._in_memory(series)
             return moving_mean(self._prepared_errors(series, start, progress), self.point_smoothing)
         if not isinstance(series, np.ndarray):  # a source, scored chunk by chunk
             from .streaming import point_values
