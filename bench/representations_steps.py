@@ -3,8 +3,8 @@
 Probe only (no classifiers): for each dataset of `bench/representations.py`, an autoencoder with that
 benchmark's settings (`FULL`: hidden 32, 150 epochs, learning rate 0.003, batch 16) and one trained for at least
 `--min-steps` optimizer steps (the epochs raised to ceil(min_steps / batches per epoch), never lowered), both
-seed 0; LogisticRegression on the codes pooled "all" against 1-NN Euclidean and LogisticRegression on the raw
-sequences, at 10 %, 25 % and 100 % of the training labels (the same subsets as `representations.py`'s seed 0).
+seed 0 (`--seed`); LogisticRegression on the codes pooled "all" against 1-NN Euclidean and LogisticRegression on the raw
+sequences, at 10 %, 25 % and 100 % of the training labels (the same subsets as `representations.py`'s seed of that number).
 
     .venv-bench/bin/python bench/representations_steps.py               # about 15 minutes on 2 cores
     .venv-bench/bin/python bench/representations_steps.py --datasets arrowhead,acsf1 --min-steps 4500
@@ -30,7 +30,7 @@ import representations as R  # noqa: E402
 from lstmae import LSTMAutoencoder  # noqa: E402
 
 
-def run(name: str, min_steps: int) -> dict:
+def run(name: str, min_steps: int, seed: int = 0) -> dict:
     cfg = R.FULL
     X_tr, y_tr, X_te, y_te = R.load(name)
     common = int(np.median([len(s) for s in X_tr]))
@@ -43,9 +43,9 @@ def run(name: str, min_steps: int) -> dict:
                                                             max(cfg["ae_epochs"], math.ceil(min_steps / batches)))):
         t = time.perf_counter()
         ae = LSTMAutoencoder(hidden_size=cfg["hidden_size"], epochs=epochs, learning_rate=cfg["learning_rate"],
-                             batch_size=cfg["batch_size"], random_state=0, verbose=False).fit(L_tr)
+                             batch_size=cfg["batch_size"], random_state=seed, verbose=False).fit(L_tr)
         f_tr, f_te = R.codes(ae, L_tr, "all"), R.codes(ae, L_te, "all")
-        rng = np.random.default_rng(1000)
+        rng = np.random.default_rng(1000 + seed)
         cells = {}
         for fraction in R.FRACTIONS:
             idx = R.label_subset(y_tr, fraction, rng)
@@ -61,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(R.DATASETS))
     parser.add_argument("--min-steps", type=int, default=4500)
+    parser.add_argument("--seed", type=int, default=0, help="autoencoder seed and label subsets (as representations.py)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
@@ -68,7 +69,7 @@ def main() -> None:
     print("| set | training | epochs (steps) | final loss | codes / 1-NN / raw at 10 % | 25 % | 100 % |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.datasets.split(","):
-        for label, r in run(name, args.min_steps).items():
+        for label, r in run(name, args.min_steps, args.seed).items():
             cells = [f"{c:.3f} / {n:.3f} / {w:.3f}" + (" ✓" if c >= max(n, w) else "") for c, n, w in r["cells"].values()]
             met[label] = met.get(label, 0) + sum(c >= max(n, w) for c, n, w in r["cells"].values())
             print(f"| {name} | {label} | {r['epochs']} ({r['steps']}) | {r['loss']:.4f} | " + " | ".join(cells) + " |",
