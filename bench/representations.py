@@ -143,11 +143,15 @@ def run_dataset(name: str, cfg: dict, log, dtw: bool = True) -> dict:
         log(f"  {name}: 1-NN DTW {results['1nn_dtw']} [{time.perf_counter() - t0:.1f} s]")
     ae_params = dict(hidden_size=cfg["hidden_size"], epochs=cfg["ae_epochs"], learning_rate=cfg["learning_rate"],
                      batch_size=cfg["batch_size"])
+    def budget(n: int) -> dict:  # --ae-min-steps: the epochs raised so that n sequences make that many steps
+        steps = cfg.get("ae_min_steps") or 0
+        return {**ae_params, "epochs": max(cfg["ae_epochs"], -(-steps // -(-n // cfg["batch_size"])))}
+
     for seed in range(cfg["seeds"]):
         t0 = time.perf_counter()
-        ae = LSTMAutoencoder(**ae_params, random_state=seed).fit(L_tr)
+        ae = LSTMAutoencoder(**budget(len(L_tr)), random_state=seed).fit(L_tr)
         t1 = time.perf_counter()
-        ae_all = LSTMAutoencoder(**ae_params, random_state=seed).fit(L_tr + L_te)  # every input, no labels
+        ae_all = LSTMAutoencoder(**budget(len(L_tr) + len(L_te)), random_state=seed).fit(L_tr + L_te)  # no labels
         log(f"  {name} seed {seed}: autoencoder {t1 - t0:.1f} s, loss {ae.history_['train_loss'][0]:.3f} -> "
             f"{ae.history_['train_loss'][-1]:.3f}; on all inputs {time.perf_counter() - t1:.1f} s")
         feats = {how: (codes(ae, L_tr, how), codes(ae, L_te, how)) for how in POOLINGS}
@@ -245,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default=None, help=f"comma-separated (default: {','.join(DATASETS)})")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 3; 1 with --quick)")
     parser.add_argument("--ae-epochs", type=int, default=None, help="autoencoder epochs")
+    parser.add_argument("--ae-min-steps", type=int, default=None, help="raise the autoencoder epochs so that "
+                        "training takes at least this many optimizer steps (bench/representations_steps.py)")
     parser.add_argument("--clf-epochs", type=int, default=None, help="classifier epochs")
     parser.add_argument("--learning-rate", type=float, default=None, help="Adam's learning rate (both models)")
     parser.add_argument("--hidden-size", type=int, default=None, help="LSTM units (both models)")
@@ -258,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     cfg = dict(QUICK if args.quick else FULL)
     cfg["joint"] = args.joint
-    for key in ("seeds", "ae_epochs", "clf_epochs", "learning_rate", "hidden_size", "max_length"):
+    for key in ("seeds", "ae_epochs", "ae_min_steps", "clf_epochs", "learning_rate", "hidden_size", "max_length"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     names = args.datasets.split(",") if args.datasets else (["unit-test", "basic-motions"] if args.quick
