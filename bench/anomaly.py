@@ -82,16 +82,23 @@ def detector_configs(quick: bool) -> dict[str, dict]:
 AE_OPTIONS = ("scale", "conditional", "teacher_forcing")  # options of the autoencoder, not of the detector
 
 
+def split_options(options: dict) -> tuple[dict, dict]:
+    """A configuration as (autoencoder options, detector options): what it does not set is 0.2's behaviour
+    (standard scaling, no series options, the mean error model, no smoothing), not the current defaults."""
+    model = {"scale": "standard", **{k: v for k, v in options.items() if k in AE_OPTIONS}}
+    detector = {"series_transform": None, "window_norm": None, "error_model": "mean", "smoothing": None,
+                **{k: v for k, v in options.items() if k not in AE_OPTIONS}}
+    return model, detector
+
+
 SEED = 0  # the detectors' seed (--seed); the baselines keep theirs
 
 
 def make_detector(options: dict, window: int, quick: bool) -> LSTMAnomalyDetector:
-    options = dict(options)
-    model = {"scale": "standard", **{k: options.pop(k) for k in AE_OPTIONS if k in options}}
+    model, options = split_options(options)
     ae = LSTMAutoencoder(task="reconstruct", hidden_size=16 if quick else 64, bridge="repeat", learning_rate=3e-3,
                          batch_size=64, epochs=3 if quick else 40, validation_split=0.1, patience=5,
                          random_state=SEED, verbose=False, **model)
-    options = {"series_transform": None, "window_norm": None, "error_model": "mean", "smoothing": None, **options}
     return LSTMAnomalyDetector(autoencoder=ae, window=window, holdout=HOLDOUT, threshold="k-sigma", k_sigma=K,
                                **options)
 
@@ -219,14 +226,12 @@ def clean_events(options: dict) -> int:
     tests/test_scoring.py; small autoencoder as there), with stride 1 and 5: a default must raise none."""
     from lstmae.data.synthetic import make_sines
 
-    options = dict(options)
-    model = {"scale": "standard", **{k: options.pop(k) for k in AE_OPTIONS if k in options}}
+    model, opts = split_options(options)
     series = make_sines(n_points=1200, anomaly_fraction=0.0, random_state=3).series
     n = 0
     for stride in (1, 5):
         ae = LSTMAutoencoder(hidden_size=16, epochs=12, learning_rate=0.01, batch_size=64, random_state=0,
                              verbose=False, **model)
-        opts = {"series_transform": None, "window_norm": None, "error_model": "mean", "smoothing": None, **options}
         det = LSTMAnomalyDetector(autoencoder=ae, window=24, stride=stride, **opts).fit_series(series)
         n += len(det.detect_series(series).events)
     return n

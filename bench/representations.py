@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -127,6 +128,13 @@ def one_nn_dtw(seqs_train, y_train, seqs_test, y_test) -> float | None:
     return float((knn.fit(as_aeon(seqs_train), y_train).predict(as_aeon(seqs_test)) == y_test).mean())
 
 
+def ae_epochs(n_sequences: int, cfg: dict) -> int:
+    """The autoencoder's epochs: ``cfg["ae_epochs"]``, raised so that `n_sequences` in batches of
+    ``cfg["batch_size"]`` make at least ``cfg["ae_min_steps"]`` optimizer steps (--ae-min-steps)."""
+    batches = math.ceil(n_sequences / cfg["batch_size"])
+    return max(cfg["ae_epochs"], math.ceil((cfg.get("ae_min_steps") or 0) / batches))
+
+
 def run_dataset(name: str, cfg: dict, log, dtw: bool = True) -> dict:
     X_tr, y_tr, X_te, y_te = load(name)
     lengths = [len(s) for s in X_tr]
@@ -141,17 +149,13 @@ def run_dataset(name: str, cfg: dict, log, dtw: bool = True) -> dict:
         t0 = time.perf_counter()
         results["1nn_dtw"] = one_nn_dtw(res_tr, y_tr, res_te, y_te)
         log(f"  {name}: 1-NN DTW {results['1nn_dtw']} [{time.perf_counter() - t0:.1f} s]")
-    ae_params = dict(hidden_size=cfg["hidden_size"], epochs=cfg["ae_epochs"], learning_rate=cfg["learning_rate"],
-                     batch_size=cfg["batch_size"])
-    def budget(n: int) -> dict:  # --ae-min-steps: the epochs raised so that n sequences make that many steps
-        steps = cfg.get("ae_min_steps") or 0
-        return {**ae_params, "epochs": max(cfg["ae_epochs"], -(-steps // -(-n // cfg["batch_size"])))}
-
+    ae_params = dict(hidden_size=cfg["hidden_size"], learning_rate=cfg["learning_rate"], batch_size=cfg["batch_size"])
     for seed in range(cfg["seeds"]):
         t0 = time.perf_counter()
-        ae = LSTMAutoencoder(**budget(len(L_tr)), random_state=seed).fit(L_tr)
+        ae = LSTMAutoencoder(**ae_params, epochs=ae_epochs(len(L_tr), cfg), random_state=seed).fit(L_tr)
         t1 = time.perf_counter()
-        ae_all = LSTMAutoencoder(**budget(len(L_tr) + len(L_te)), random_state=seed).fit(L_tr + L_te)  # no labels
+        ae_all = LSTMAutoencoder(**ae_params, epochs=ae_epochs(len(L_tr) + len(L_te), cfg),  # every input, no labels
+                                 random_state=seed).fit(L_tr + L_te)
         log(f"  {name} seed {seed}: autoencoder {t1 - t0:.1f} s, loss {ae.history_['train_loss'][0]:.3f} -> "
             f"{ae.history_['train_loss'][-1]:.3f}; on all inputs {time.perf_counter() - t1:.1f} s")
         feats = {how: (codes(ae, L_tr, how), codes(ae, L_te, how)) for how in POOLINGS}

@@ -39,8 +39,8 @@ def run(name: str, min_steps: int, seed: int = 0) -> dict:
     L_tr, L_te = R.shorten(X_tr, cfg["max_length"]), R.shorten(X_te, cfg["max_length"])
     batches = math.ceil(len(L_tr) / cfg["batch_size"])
     out = {}
-    for label, epochs in (("150 epochs", cfg["ae_epochs"]), (f">= {min_steps} steps",
-                                                            max(cfg["ae_epochs"], math.ceil(min_steps / batches)))):
+    for label, epochs in (("150 epochs", cfg["ae_epochs"]),
+                          (f">= {min_steps} steps", R.ae_epochs(len(L_tr), {**cfg, "ae_min_steps": min_steps}))):
         t = time.perf_counter()
         ae = LSTMAutoencoder(hidden_size=cfg["hidden_size"], epochs=epochs, learning_rate=cfg["learning_rate"],
                              batch_size=cfg["batch_size"], random_state=seed, verbose=False).fit(L_tr)
