@@ -48,7 +48,7 @@ MODEL_OPTIONS = ("task", "horizon", "hidden_size", "num_layers", "bidirectional"
                  "batch_size", "epochs", "validation_split", "patience", "clip_grad_norm", "device", "precision")
 ARCHITECTURE = MODEL_OPTIONS[:14]  # what --init-from keeps
 DETECTOR_OPTIONS = ("error_model", "holdout", "series_transform", "window_norm", "level_term", "adaptive_threshold",
-                    "smoothing")
+                    "smoothing", "event_gap")
 
 
 @app.command(cls=Command)
@@ -208,6 +208,9 @@ def detect(
         help="Score threshold (default: the detector's, or the autoencoder's training residuals' mean + "
         "--k-sigma std).")] = None,
     k_sigma: Annotated[float, typer.Option("--k-sigma", help="Plain autoencoders: the threshold's k.")] = 4.0,
+    event_gap: Annotated[Optional[int], typer.Option(
+        "--event-gap", min=0, help="Flagged runs at most this many points apart are one event (default: the "
+        "detector's; two windows for a plain autoencoder; 0: every run its own event).")] = None,
     window: Window = None, stride: Stride = None, quiet: Quiet = False, stream: Stream = None,
     read: dict | None = None,
 ) -> None:
@@ -227,6 +230,8 @@ def detect(
     if plot is not None and (cs.is_stream(seqs) or seqs.kind != "series"):
         raise UsageError("--plot draws one whole long series; this data is a stream or holds separate sequences.")
     det = LSTMAnomalyDetector.for_model(est, window, stride, k_sigma=k_sigma, threshold_value=threshold)
+    if event_gap is not None:
+        det.set_params(event_gap=event_gap)
     if cs.is_stream(seqs):  # scored and written chunk by chunk; events followed across chunks
         result = DetectionStream(det, seqs.sequences, threshold, progress=not quiet)
         n_rows = cs.write_tables(output, result.frames())

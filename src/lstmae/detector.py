@@ -41,11 +41,13 @@ from .serialization import ModelFileError, read_model_dir, register, save_model_
 AE_SETTINGS = ("hidden_size", "epochs", "learning_rate", "batch_size", "verbose", "random_state", "n_threads")
 # the long-series options as lstmae <= 0.2 behaved (a model saved without them loads with these)
 LEGACY_SERIES_OPTIONS = {"series_transform": None, "window_norm": None, "level_term": False,
-                         "adaptive_threshold": None, "smoothing": None}
+                         "adaptive_threshold": None, "smoothing": None, "event_gap": None}
 
 
 # "auto" smoothing of teacher-forced point errors, chosen with the default below (docs/benchmarks.md)
 AUTO_SMOOTHING = 9
+# "auto" event gap, in windows: flagged runs at most this many windows apart are one event (docs/benchmarks.md)
+AUTO_EVENT_GAP_WINDOWS = 2
 
 
 def default_autoencoder(series: bool = True) -> LSTMAutoencoder:
@@ -114,6 +116,13 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         single noisy point from becoming an event. "auto": 9 points with a teacher-forced
         autoencoder (the default one), else none (the setting measured in docs/benchmarks.md).
         None: no smoothing.
+    event_gap : int, "auto" or None, default="auto"
+        Long series only (``detect_series``, streams too): runs of flagged points at most
+        `event_gap` unflagged points apart are reported as one event (`lstmae.scoring.event_spans`),
+        from its first flagged point to its last; the points between keep their own labels (0).
+        A detector cannot place an anomaly more finely than its window, and one anomaly often
+        crosses the threshold several times. "auto": 2 windows (``2 * window``; the setting
+        measured in docs/benchmarks.md). None or 0: every run is its own event.
     hidden_size, epochs, learning_rate, batch_size, verbose : optional
         Autoencoder settings without building an `LSTMAutoencoder` by hand (PyOD style):
         when given, they replace those of `autoencoder` (or of the default one).
@@ -150,6 +159,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         level_term: bool = True,
         adaptive_threshold: int | None = None,
         smoothing: int | str | None = "auto",
+        event_gap: int | str | None = "auto",
         hidden_size: int | None = None,
         epochs: int | None = None,
         learning_rate: float | None = None,
@@ -172,6 +182,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self.level_term = level_term
         self.adaptive_threshold = adaptive_threshold
         self.smoothing = smoothing
+        self.event_gap = event_gap
         self.hidden_size = hidden_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -195,8 +206,12 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         if not isinstance(self.level_term, (bool, np.bool_)):
             raise ValueError(f"level_term must be True or False, got {self.level_term!r}.")
         check_number("adaptive_threshold", self.adaptive_threshold, 2, integer=True, allow_none=True)
-        if self.smoothing != "auto":
-            check_number("smoothing", self.smoothing, 1, integer=True, allow_none=True)
+        for name, low in (("smoothing", 1), ("event_gap", 0)):
+            value = getattr(self, name)
+            if isinstance(value, str) and value != "auto":
+                raise ValueError(f"{name}={value!r} is not valid; it must be 'auto', an integer >= {low} or None.")
+            if value != "auto":
+                check_number(name, value, low, integer=True, allow_none=True)
         if self.autoencoder is not None and not isinstance(self.autoencoder, LSTMAutoencoder):
             raise ValueError(f"autoencoder must be an LSTMAutoencoder or None, got {type(self.autoencoder).__name__}.")
 
@@ -332,6 +347,14 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             return self.smoothing
         ae = getattr(self, "autoencoder_", None) or self.autoencoder or default_autoencoder()
         return AUTO_SMOOTHING if ae.conditional and ae.teacher_forcing == "always" else None
+
+    @property
+    def event_gap_points(self) -> int:
+        """The event gap in force, in points (`event_gap`; "auto": `AUTO_EVENT_GAP_WINDOWS` windows, 0 without a
+        window; None: 0)."""
+        if self.event_gap == "auto":
+            return AUTO_EVENT_GAP_WINDOWS * self.window if self.window else 0
+        return int(self.event_gap or 0)
 
     def _in_memory(self, arr: Any) -> None:
         if is_source(arr) and self.stationary_options():
@@ -552,7 +575,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         if stride is None:
             stride = spec.stride if spec is not None and spec.window else 1
         det = cls(autoencoder=None, error_model="mean", threshold=threshold, k_sigma=k_sigma,
-                  contamination=contamination, window=window, stride=stride, **LEGACY_SERIES_OPTIONS)
+                  contamination=contamination, window=window, stride=stride,
+                  **{**LEGACY_SERIES_OPTIONS, "event_gap": "auto"})  # events as a detector's: they change no score
         det._validate()
         check_choice("threshold", threshold, ("k-sigma", "contamination", "max"))
         det.autoencoder_ = autoencoder
@@ -619,7 +643,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         n = len(self.feature_names_)
         names = self.feature_names_ * len(self._column_groups())  # the feature of each column
         result = find_events(scores, self.threshold_ if threshold is None else threshold, vectors, self.error_model_,
-                             names, thresholds=self.point_thresholds(scores) if threshold is None else None)
+                             names, thresholds=self.point_thresholds(scores) if threshold is None else None,
+                             gap=self.event_gap_points)
         result.errors = vectors[:, :n]  # the error map: the residuals per feature (not the level terms)
         return result
 

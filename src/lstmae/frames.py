@@ -138,9 +138,10 @@ class DetectionTables(NamedTuple):
 def detection_frames(det: LSTMAnomalyDetector, data: SequenceData, threshold: float | None = None,
                      progress: bool = False) -> DetectionTables:
     """(scores, events, threshold used, errors): ``score`` and 0/1 ``anomaly`` per time point or sequence
-    (``id``); events are runs of flagged points (``start``, ``end``: first and last point, ``peak``,
-    as times; ``peak_score``, ``points``, ``top_features``: the features that deviate most) or of
-    consecutive flagged sequences."""
+    (``id``); events are runs of flagged points, runs at most the detector's ``event_gap`` apart joined
+    (``start``, ``end``: first and last flagged point, ``peak``, as times; ``peak_score``, ``points``: the
+    points from start to end, ``top_features``: the features that deviate most) or of consecutive flagged
+    sequences."""
     threshold = det.threshold_ if threshold is None else float(threshold)
     if data.kind == "series":
         result = det.detect_series(data.sequences, threshold=threshold, progress=progress)
@@ -206,6 +207,8 @@ def describe(model) -> pd.DataFrame:
                   "level term": model.level_term if model.window_norm is not None else None,
                   "adaptive threshold": model.adaptive_threshold,
                   "smoothing": model.point_smoothing and f"{model.point_smoothing} points"
-                  + (" (auto)" if model.smoothing == "auto" else "")}
+                  + (" (auto)" if model.smoothing == "auto" else ""),
+                  "event gap": model.event_gap_points and f"{model.event_gap_points} points"
+                  + (" (auto)" if model.event_gap == "auto" else "")}
         rows += [(key, str(value)) for key, value in series.items() if value is not None]
     return pd.DataFrame(rows, columns=["item", "value"])

@@ -366,9 +366,11 @@ class Detection:
 
     scores : (T,) anomaly score per point (higher is more anomalous; NaN where no window covers)
     labels : (T,) 1 where the score exceeds the threshold
-    events : list of dicts, one per run of consecutive anomalous points: ``start``,
-        ``end`` (exclusive), ``peak`` (index of the highest score), ``peak_score``,
-        ``top_features`` (feature names, most deviant first)
+    events : list of dicts, one per run of consecutive anomalous points (runs at most the
+        detector's ``event_gap`` points apart are one event: `event_spans`): ``start``,
+        ``end`` (exclusive; from the first flagged point to the last), ``peak`` (index of the
+        highest score), ``peak_score``, ``top_features`` (feature names, most deviant first,
+        from the flagged points' errors)
     threshold : the (fixed) threshold used
     errors : (T, F) the error vector of every point (the error map behind the scores), or None
     thresholds : (T,) the threshold of every point when it follows drift (`rolling_thresholds`), else None
@@ -388,22 +390,39 @@ class Detection:
         return pd.DataFrame(rows, columns=["start", "end", "peak", "peak_score", "top_features"])
 
 
+def event_spans(labels: np.ndarray, gap: int = 0) -> list[list[tuple[int, int]]]:
+    """The runs of flagged points (`lstmae.metrics.segments`), grouped into events: a run that starts at
+    most `gap` unflagged points after the previous one ends joins its event (``gap=0``: every run is
+    its own event). Returns one list of (start, end) runs per event, end exclusive."""
+    groups: list[list[tuple[int, int]]] = []
+    for start, end in segments(labels):
+        if groups and start - groups[-1][-1][1] <= gap:
+            groups[-1].append((start, end))
+        else:
+            groups.append([(start, end)])
+    return groups
+
+
 def find_events(scores: np.ndarray, threshold: float, vectors: np.ndarray, error_model: ErrorModel,
-                feature_names: list[str], top: int = 3, thresholds: np.ndarray | None = None) -> Detection:
+                feature_names: list[str], top: int = 3, thresholds: np.ndarray | None = None,
+                gap: int = 0) -> Detection:
     """Flag the points above `threshold` (or, when given, above their own `thresholds` (T,)) and
-    describe each run of them (see `Detection`).
+    describe each event: a run of them, or runs at most `gap` unflagged points apart (`event_spans`;
+    see `Detection`).
 
     `vectors` (T, C) are the error vectors behind `scores`, `feature_names` (C,) the feature of each
     column (a feature may own several: its residual and its level term); an event's top features
-    are those with a column whose mean error over the event lies furthest above normal
-    (`ErrorModel.deviation`).
+    are those with a column whose mean error over the event's flagged points lies furthest above
+    normal (`ErrorModel.deviation`).
     """
     check_number("threshold", threshold, -np.inf)
     labels = (scores > (threshold if thresholds is None else thresholds)).astype(np.int64)
     events = []
-    for start, end in segments(labels):
-        peak = start + int(np.nanargmax(scores[start:end]))
-        order = np.argsort(-error_model.deviation(vectors[start:end]))
+    for runs in event_spans(labels, gap):
+        start, end = runs[0][0], runs[-1][1]
+        flagged = np.concatenate([np.arange(s, e) for s, e in runs])
+        peak = int(flagged[np.nanargmax(scores[flagged])])
+        order = np.argsort(-error_model.deviation(vectors[flagged]))
         names = list(dict.fromkeys(feature_names[i] for i in order))[:top]  # a name once (several columns each)
         events.append({"start": start, "end": end, "peak": peak, "peak_score": float(scores[peak]),
                        "top_features": names})

@@ -258,21 +258,20 @@ def iter_codes(ae, source: Source, window: int, stride: int = 1, chunk: int | No
 
 # --------------------------------------------------------------------------- detection
 class _Events:
-    """Runs of points above a threshold, followed across blocks (as `lstmae.scoring.find_events`)."""
+    """Events followed across blocks, as `lstmae.scoring.find_events` finds them in memory: runs of points
+    above a threshold, a run at most `gap` unflagged points after the last one joining its event."""
 
-    def __init__(self, threshold: float, error_model, feature_names: list[str], top: int = 3) -> None:
-        self.threshold, self.error_model, self.names, self.top = threshold, error_model, feature_names, top
+    def __init__(self, threshold: float, error_model, feature_names: list[str], top: int = 3, gap: int = 0) -> None:
+        self.threshold, self.error_model, self.names, self.top, self.gap = threshold, error_model, feature_names, top, gap
         self.open: dict | None = None
         self.events: list[dict] = []
 
     def update(self, scores: np.ndarray, vectors: np.ndarray, keys: np.ndarray, first_index: int) -> None:
         from .metrics import segments
 
-        flagged = scores > self.threshold
-        runs = segments(flagged)
-        if self.open is not None and (not len(scores) or not flagged[0]):
-            self.close()
-        for s, e in runs:
+        for s, e in segments(scores > self.threshold):
+            if self.open is not None and first_index + s - self.open["end"] > self.gap:
+                self.close()
             seg_scores = scores[s:e]
             p = int(np.nanargmax(seg_scores))
             if self.open is None:
@@ -286,8 +285,6 @@ class _Events:
             self.open["sum"] += np.where(ok, v, 0.0).sum(axis=0)
             self.open["count"] += ok.sum(axis=0)
             self.open["end"], self.open["end_key"] = first_index + e, keys[e - 1]
-            if e < len(scores):
-                self.close()
 
     def close(self) -> None:
         if self.open is None:
@@ -324,7 +321,7 @@ class DetectionStream:
                              "window_norm): it scores a series held in memory, not a stream.")
         self.threshold = det.threshold_ if threshold is None else float(threshold)
         self.n_points = self.n_flagged = 0
-        self._events = _Events(self.threshold, det.error_model_, det.feature_names_)
+        self._events = _Events(self.threshold, det.error_model_, det.feature_names_, gap=det.event_gap_points)
 
     def blocks(self) -> Iterator[tuple[PointBlock, np.ndarray, np.ndarray, np.ndarray]]:
         """(points, error vectors (n, F), scores (n,), 0/1 labels (n,)) block by block."""
