@@ -43,8 +43,7 @@ from anomaly_data import BenchSeries, load_all, load_fresh  # noqa: E402
 
 from lstmae import LSTMAnomalyDetector, LSTMAutoencoder  # noqa: E402
 from lstmae.data.windows import reverse_windowing, sliding_windows  # noqa: E402
-from lstmae.metrics import detection_metrics, eventwise_prf, segments  # noqa: E402
-from lstmae.scoring import event_spans  # noqa: E402
+from lstmae.metrics import detection_metrics, event_spans, eventwise_prf, segments  # noqa: E402
 
 HOLDOUT, K = 0.25, 4.0
 # half A (choice) and half B (report): alternately by length, fixed before any run
@@ -158,7 +157,7 @@ def vus_pr(labels: np.ndarray, scores: np.ndarray, window: int) -> float:
 
 def event_mask(flags: np.ndarray, gap: int) -> np.ndarray:
     """1 over every event (first to last flagged point) when flagged runs at most `gap` points apart are one event
-    (`lstmae.scoring.event_spans`, as the detector's ``event_gap``)."""
+    (`lstmae.metrics.event_spans`, as the detector's ``event_gap``)."""
     mask = np.zeros(len(flags), dtype=np.int64)
     for runs in event_spans(flags, gap):
         mask[runs[0][0] : runs[-1][1]] = 1

@@ -8,7 +8,8 @@ import pytest
 
 from lstmae import LSTMAnomalyDetector, LSTMAutoencoder
 from lstmae.data.sources import open_source
-from lstmae.scoring import ErrorModel, event_spans, find_events
+from lstmae.metrics import event_spans
+from lstmae.scoring import ErrorModel, find_events
 from lstmae.streaming import DetectionStream, _Events
 
 TINY = dict(hidden_size=6, epochs=2, batch_size=16, random_state=0, verbose=False)
@@ -154,3 +155,39 @@ def test_command_line_event_gap(tmp_path):
     assert counts == {None: 1, 0: 2, 20: 1}  # the saved gap (5) joins the two runs, 0 keeps them apart
     r = CliRunner().invoke(app, ["detect", str(tmp_path / "det"), str(tmp_path / "new.csv"), "--event-gap", "-1"])
     assert r.exit_code == 2 and "--event-gap" in r.output
+
+
+def test_event_wise_metrics_count_events_as_the_detector_reports_them():
+    from lstmae.metrics import detection_metrics, eventwise_prf
+
+    labels = np.zeros(60, dtype=int)
+    labels[10:20] = 1  # one true anomaly
+    flags = np.zeros(60, dtype=int)
+    flags[[8, 12, 16]] = 1  # three runs on it (8 is just before it)
+    flags[40] = flags[44] = 1  # two false runs, 3 points apart
+    assert eventwise_prf(labels, flags) == pytest.approx((2 / 5, 1.0, 2 * 0.4 / 1.4))
+    assert eventwise_prf(labels, flags, event_gap=3) == pytest.approx((1 / 2, 1.0, 2 * 0.5 / 1.5))
+    assert eventwise_prf(labels, flags, event_gap=30) == pytest.approx((1.0, 1.0, 1.0))  # one event, 8-45
+    gap0 = detection_metrics(labels, flags.astype(float), flags)
+    gap3 = detection_metrics(labels, flags.astype(float), flags, event_gap=3)
+    assert gap3["point_f1"] == gap0["point_f1"] and gap3["event_precision"] == 0.5 and gap0["event_precision"] == 0.4
+
+
+def test_command_line_evaluate_with_the_detectors_event_gap(tmp_path):
+    from typer.testing import CliRunner
+
+    from lstmae.cli import app
+
+    labels = np.zeros(60, dtype=int)
+    labels[10:20] = 1
+    flags = np.zeros(60, dtype=int)
+    flags[[8, 12, 16, 40, 44]] = 1
+    pd.DataFrame({"score": flags * 1.0, "anomaly": flags, "label": labels}).to_csv(tmp_path / "s.csv", index=False)
+    out = {}
+    for gap in ("0", "3"):
+        r = CliRunner().invoke(app, ["evaluate", str(tmp_path / "s.csv"), "--event-gap", gap, "-o",
+                                     str(tmp_path / f"m{gap}.json")])
+        assert r.exit_code == 0, r.output
+        out[gap] = json.loads((tmp_path / f"m{gap}.json").read_text())
+    assert out["0"]["event_precision"] == 0.4 and out["3"]["event_precision"] == 0.5
+    assert out["0"]["point_f1"] == out["3"]["point_f1"]

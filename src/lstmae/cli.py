@@ -250,7 +250,7 @@ def detect(
         return
     labels = binary_labels(seqs.labels, "--label-column") if seqs.labels is not None else None
     if labels is not None and labels.shape == flagged.shape:
-        m = detection_metrics(labels, scores, flagged)
+        m = detection_metrics(labels, scores, flagged, det.event_gap_points if seqs.kind == "series" else 0)
         console.print("against the true labels: " + ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in m.items()))
     if plot is not None:
         from .plotting import plot_scores
@@ -270,6 +270,9 @@ def evaluate_command(
     score_column: Annotated[str, typer.Option("--score-column", help="Column of anomaly scores.")] = "score",
     predicted_column: Annotated[str, typer.Option(
         "--predicted-column", help="Column of 0/1 flags (point- and event-wise metrics).")] = "anomaly",
+    event_gap: Annotated[int, typer.Option(
+        "--event-gap", min=0, help="Flagged runs at most this many points apart count as one event, as "
+        "`lstmae detect` reports them (the detector's gap: `lstmae info MODEL`, 'event gap'); 0: every run.")] = 0,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Also write the metrics as JSON.")] = None,
 ) -> None:
     """Point-wise and event-wise precision/recall/F1 (no point adjustment), ROC-AUC and PR-AUC.
@@ -282,7 +285,8 @@ def evaluate_command(
 
     values = read_table(scores, columns=[score_column, predicted_column]).sequences
     labels = cs.read_labels(truth, scores, label_column)
-    metrics = detection_metrics(binary_labels(labels, f"--label-column {label_column}"), values[:, 0], values[:, 1])
+    metrics = detection_metrics(binary_labels(labels, f"--label-column {label_column}"), values[:, 0], values[:, 1],
+                                event_gap)
     for key, value in metrics.items():
         typer.echo(f"{key:16s} {value:.4f}")
     if output is not None:

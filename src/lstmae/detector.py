@@ -118,7 +118,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         None: no smoothing.
     event_gap : int, "auto" or None, default="auto"
         Long series only (``detect_series``, streams too): runs of flagged points at most
-        `event_gap` unflagged points apart are reported as one event (`lstmae.scoring.event_spans`),
+        `event_gap` unflagged points apart are reported as one event (`lstmae.metrics.event_spans`),
         from its first flagged point to its last; the points between keep their own labels (0).
         A detector cannot place an anomaly more finely than its window, and one anomaly often
         crosses the threshold several times. "auto": 2 windows (``2 * window``; the setting

@@ -3,8 +3,10 @@
 - **Point-wise** precision / recall / F1: every time point counts once, no adjustment.
 - **Event-wise** (range) precision / recall / F1: a true anomaly (a run of consecutive
   labelled points) is found when at least one predicted point falls inside it; a
-  predicted event (a run of consecutive flagged points) is correct when it overlaps a
-  true anomaly. Recall counts true events, precision counts predicted events.
+  predicted event (a run of consecutive flagged points; with ``event_gap``, runs at most that
+  many points apart, spanning from the first flagged point to the last, as the detector
+  reports its events) is correct when it overlaps a true anomaly. Recall counts true events,
+  precision counts predicted events.
 - **ROC-AUC** and **PR-AUC** (average precision) of the raw scores, free of any threshold.
 
 Why point-adjusted F1 is not reported as a headline: "point adjustment" marks a whole
@@ -25,6 +27,19 @@ def segments(labels: np.ndarray) -> list[tuple[int, int]]:
     labels = (np.asarray(labels).ravel() > 0).astype(np.int8)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], labels, [0]])))
     return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+
+
+def event_spans(labels: np.ndarray, gap: int = 0) -> list[list[tuple[int, int]]]:
+    """The runs of flagged points (`segments`), grouped into events: a run that starts at most `gap`
+    unflagged points after the previous one ends joins its event (``gap=0``: every run is its own
+    event). Returns one list of (start, end) runs per event, end exclusive."""
+    groups: list[list[tuple[int, int]]] = []
+    for start, end in segments(labels):
+        if groups and start - groups[-1][-1][1] <= gap:
+            groups[-1].append((start, end))
+        else:
+            groups.append([(start, end)])
+    return groups
 
 
 def _prf(tp_p: float, n_p: float, tp_r: float, n_r: float) -> tuple[float, float, float]:
@@ -67,18 +82,26 @@ def pointwise_prf(labels, predicted) -> tuple[float, float, float]:
     return _prf(tp, float(predicted.sum()), tp, float(labels.sum()))
 
 
-def eventwise_prf(labels, predicted) -> tuple[float, float, float]:
-    """Event-wise precision, recall, F1 (see the module docstring)."""
+def eventwise_prf(labels, predicted, event_gap: int = 0) -> tuple[float, float, float]:
+    """Event-wise precision, recall, F1 (see the module docstring); predicted events are the runs of
+    `predicted` at most `event_gap` points apart (`event_spans`), each from its first flagged point to
+    its last."""
     labels, predicted = _check(labels, predicted)
-    true_events, pred_events = segments(labels), segments(predicted)
-    found = sum(bool(predicted[s:e].any()) for s, e in true_events)
+    true_events = segments(labels)
+    pred_events = [(runs[0][0], runs[-1][1]) for runs in event_spans(predicted, event_gap)]
+    covered = np.zeros(len(predicted), dtype=bool)
+    for s, e in pred_events:
+        covered[s:e] = True
+    found = sum(bool(covered[s:e].any()) for s, e in true_events)
     correct = sum(bool(labels[s:e].any()) for s, e in pred_events)
     return _prf(correct, len(pred_events), found, len(true_events))
 
 
-def detection_metrics(labels, scores, predicted=None) -> dict[str, float]:
+def detection_metrics(labels, scores, predicted=None, event_gap: int = 0) -> dict[str, float]:
     """All metrics at once: ROC-AUC, PR-AUC of `scores` (higher = more anomalous) and,
-    when `predicted` flags are given, point-wise and event-wise precision/recall/F1.
+    when `predicted` flags are given, point-wise and event-wise precision/recall/F1 (predicted
+    events: runs at most `event_gap` points apart, as `LSTMAnomalyDetector` reports them with the
+    same ``event_gap``).
 
     NaN scores (points no window covered) are left out of the AUCs. Labels must be 0/1.
     """
@@ -96,7 +119,7 @@ def detection_metrics(labels, scores, predicted=None) -> dict[str, float]:
     if predicted is not None:
         p, r, f = pointwise_prf(labels, predicted)
         out.update(point_precision=p, point_recall=r, point_f1=f)
-        p, r, f = eventwise_prf(labels, predicted)
+        p, r, f = eventwise_prf(labels, predicted, event_gap)
         out.update(event_precision=p, event_recall=r, event_f1=f)
     return out
 

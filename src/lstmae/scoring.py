@@ -39,7 +39,7 @@ import numpy as np
 from ._validation import check_choice, check_number
 from .data.scaling import IQR_PER_SD
 from .data.windows import count_windows, coverage_counts, reverse_windowing, sliding_windows
-from .metrics import segments
+from .metrics import event_spans
 
 ERROR_MODELS = ("mean", "mahalanobis")
 THRESHOLDS = ("contamination", "k-sigma", "max", "f-beta")
@@ -388,19 +388,6 @@ class Detection:
 
         rows = [{**e, "top_features": ",".join(e["top_features"])} for e in self.events]
         return pd.DataFrame(rows, columns=["start", "end", "peak", "peak_score", "top_features"])
-
-
-def event_spans(labels: np.ndarray, gap: int = 0) -> list[list[tuple[int, int]]]:
-    """The runs of flagged points (`lstmae.metrics.segments`), grouped into events: a run that starts at
-    most `gap` unflagged points after the previous one ends joins its event (``gap=0``: every run is
-    its own event). Returns one list of (start, end) runs per event, end exclusive."""
-    groups: list[list[tuple[int, int]]] = []
-    for start, end in segments(labels):
-        if groups and start - groups[-1][-1][1] <= gap:
-            groups[-1].append((start, end))
-        else:
-            groups.append([(start, end)])
-    return groups
 
 
 def find_events(scores: np.ndarray, threshold: float, vectors: np.ndarray, error_model: ErrorModel,
