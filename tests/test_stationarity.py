@@ -192,4 +192,4 @@ def test_the_default_autoencoder_scales_robustly():
     from lstmae.detector import default_autoencoder
 
     det = LSTMAnomalyDetector()
-    assert default_autoencoder().scale == "robust" and det.window_norm is None and det.series_transform is None
+    assert default_autoencoder().scale == "robust" and det.window_norm == "auto" and det.series_transform is None

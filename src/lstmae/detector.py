@@ -28,7 +28,7 @@ from ._validation import check_choice, check_number
 from .data.sequences import LIST, Padded, to_padded, to_series
 from .data.sources import is_source
 from .data.spec import DataSpec
-from .data.stationarity import TRANSFORMS, WINDOW_NORMS, SeriesTransform, WindowNorm
+from .data.stationarity import AUTO_TREND_SHARE, TRANSFORMS, WINDOW_NORMS, SeriesTransform, WindowNorm, trend_share
 from .data.windows import coverage_counts, reverse_windowing, sliding_windows
 from .estimators import LSTMAutoencoder
 from .scoring import (ERROR_MODELS, THRESHOLDS, Detection, ErrorModel, find_events, fit_threshold,
@@ -98,9 +98,13 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     series_transform : {"detrend", "difference", None}, default=None
         Long series only: a linear trend fitted on the training part is subtracted, or the
         series is differenced, before windowing (`lstmae.data.stationarity`).
-    window_norm : {"level", "level-scale", None}, default=None
+    window_norm : {"level", "level-scale", "auto", None}, default="auto"
         Long series only: each window minus its own mean (and divided by its own spread with
         "level-scale") before the autoencoder: robust to drift, blind to a window's level.
+        "auto": "level-scale" when the normal series given to ``fit_series`` trends (a straight
+        line explains at least half its variance: `lstmae.data.stationarity.trend_share`), else
+        none; a series streamed from a source is never normalised. ``window_norm_`` holds what
+        was fitted.
     level_term : bool, default=True
         With `window_norm`: score, beside the residuals, how far each window's mean (and
         spread) jumps from the window before it, so level shifts are seen again.
@@ -155,7 +159,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         window: int | None = None,
         stride: int = 1,
         series_transform: str | None = None,
-        window_norm: str | None = None,
+        window_norm: str | None = "auto",
         level_term: bool = True,
         adaptive_threshold: int | None = None,
         smoothing: int | str | None = "auto",
@@ -202,7 +206,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         check_number("window", self.window, 1, integer=True, allow_none=True)
         check_number("stride", self.stride, 1, integer=True)
         check_choice("series_transform", self.series_transform, TRANSFORMS)
-        check_choice("window_norm", self.window_norm, WINDOW_NORMS)
+        check_choice("window_norm", self.window_norm, (*WINDOW_NORMS, "auto"))
         if not isinstance(self.level_term, (bool, np.bool_)):
             raise ValueError(f"level_term must be True or False, got {self.level_term!r}.")
         check_number("adaptive_threshold", self.adaptive_threshold, 2, integer=True, allow_none=True)
@@ -337,8 +341,19 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         return to_series(series, name, self.window)
 
     def stationary_options(self) -> bool:
-        """Whether a long series is transformed or its windows normalised before the autoencoder."""
-        return self.series_transform is not None or self.window_norm is not None
+        """Whether a long series is transformed or its windows normalised before the autoencoder (with
+        ``window_norm="auto"``: only if fitting finds a trend, see `window_norm_for`)."""
+        return self.series_transform is not None or self.window_norm not in (None, "auto")
+
+    def window_norm_for(self, series: Any) -> str | None:
+        """The per-window normalisation to fit for the normal `series` given to ``fit_series``: `window_norm`,
+        with "auto" resolved ("level-scale" when `series` trends, `trend_share` >= `AUTO_TREND_SHARE`; none for
+        a source, which is streamed)."""
+        if self.window_norm != "auto":
+            return self.window_norm
+        if is_source(series):
+            return None
+        return "level-scale" if trend_share(series) >= AUTO_TREND_SHARE else None
 
     @property
     def point_smoothing(self) -> int | None:
@@ -438,15 +453,16 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             )
         head, rest = (arr.rows(0, cut), arr.rows(cut, len(arr))) if is_source(arr) else (arr[:cut], arr[cut:])
         self.transform_ = self.window_norm_ = None
-        if not self.stationary_options():
+        norm = self.window_norm_for(arr)
+        if self.series_transform is None and norm is None:
             self.autoencoder_ = ae.fit_series(head, self.window, self.stride, feature_names=feature_names)
             self.data_spec_ = self.autoencoder_.data_spec_
             return self.refit_threshold_series(rest, validation_series, validation_labels, feature_names)
         self.transform_ = SeriesTransform.fit(self.series_transform, head)
         x = self.transform_.apply(head)
         windows = np.ascontiguousarray(sliding_windows(x, self.window, self.stride))
-        if self.window_norm is not None:
-            self.window_norm_ = WindowNorm.fit(self.window_norm, x, self.window, self.stride)
+        if norm is not None:
+            self.window_norm_ = WindowNorm.fit(norm, x, self.window, self.stride)
             windows = self.window_norm_.normalize(windows)
         self.autoencoder_ = ae.fit(windows.astype(np.float32))
         names = None if feature_names is None else [str(n) for n in feature_names]

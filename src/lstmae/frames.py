@@ -203,8 +203,11 @@ def describe(model) -> pd.DataFrame:
         rows += [("error model", model.error_model_.kind),
                  ("threshold", f"{model.threshold_:.5g} ({model.threshold_rule}, fitted per {model.level_})"),
                  ("feature names", ", ".join(model.feature_names_))]
-        series = {"series transform": model.series_transform, "window norm": model.window_norm,
-                  "level term": model.level_term if model.window_norm is not None else None,
+        fitted_norm = getattr(model, "window_norm_", None)
+        norm = fitted_norm.kind if fitted_norm is not None else None
+        series = {"series transform": model.series_transform,
+                  "window norm": (norm or "none") + " (auto)" if model.window_norm == "auto" else norm,
+                  "level term": model.level_term if norm is not None else None,
                   "adaptive threshold": model.adaptive_threshold,
                   "smoothing": model.point_smoothing and f"{model.point_smoothing} points"
                   + (" (auto)" if model.smoothing == "auto" else ""),

@@ -22,6 +22,10 @@ the training part only and stored with the model (plain JSON):
   The windows of the first window length of a series have no window before them: their level
   term is the typical one of training data (they can not show a level shift).
 
+`trend_share` says whether a normal series trends: the share of its variance a straight line
+explains (R², the largest over features). The detector's ``window_norm="auto"`` normalises the
+windows ("level-scale" with the level term) when it is at least `AUTO_TREND_SHARE`.
+
 Shape legend: T points, F features, W window, n windows.
 """
 from __future__ import annotations
@@ -32,6 +36,31 @@ import numpy as np
 
 TRANSFORMS = ("detrend", "difference", None)
 WINDOW_NORMS = ("level", "level-scale", None)
+# window_norm="auto": a normal series whose straight line explains at least this share of its variance trends
+AUTO_TREND_SHARE = 0.5
+
+
+def trend_share(series: np.ndarray) -> float:
+    """The share of a series' variance (T,) or (T, F) that a least-squares straight line explains (R²), the
+    largest over its features (0 for a constant feature or fewer than 3 points)."""
+    x = np.asarray(series, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    if len(x) < 3:
+        return 0.0
+    t = np.arange(len(x), dtype=np.float64)
+    t -= t.mean()
+    centred = x - np.nanmean(x, axis=0)
+    ok = np.isfinite(centred)
+    shares = []
+    for f in range(x.shape[1]):
+        y, tt = centred[ok[:, f], f], t[ok[:, f]]
+        total = float((y**2).sum())
+        if len(y) < 3 or total <= 0.0:
+            shares.append(0.0)
+            continue
+        slope = float((tt * y).sum() / max((tt**2).sum(), 1e-300))
+        shares.append(1.0 - float(((y - slope * (tt - tt.mean()) - y.mean()) ** 2).sum()) / total)
+    return max(shares)
 
 
 @dataclass
