@@ -75,3 +75,18 @@ def test_auto_round_trips_and_shows_what_it_chose(rising, tmp_path):
     assert json.loads((tmp_path / "d" / "config.json").read_text())["params"]["window_norm"] == "auto"
     r = CliRunner().invoke(app, ["info", str(tmp_path / "d")])
     assert r.exit_code == 0 and "level-scale (auto)" in r.output, r.output
+
+
+def test_a_detector_normalised_by_auto_refuses_a_stream_with_the_fix(rising, tmp_path):
+    from lstmae.data.sources import open_source
+    from lstmae.streaming import DetectionStream
+
+    det = small().fit_series(rising[:1500])
+    np.save(tmp_path / "x.npy", rising.astype(np.float32))
+    fix = r"window_norm='auto' normalised its windows .*'level-scale'.* fit a detector with window_norm=None"
+    with pytest.raises(ValueError, match=fix):
+        det.score_series(tmp_path / "x.npy")
+    with pytest.raises(ValueError, match=fix):
+        det.refit_threshold_series(tmp_path / "x.npy")
+    with pytest.raises(ValueError, match=fix):
+        DetectionStream(det, open_source(tmp_path / "x.npy"))

@@ -372,11 +372,16 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         return int(self.event_gap or 0)
 
     def _in_memory(self, arr: Any) -> None:
-        if is_source(arr) and self.stationary_options():
-            raise ValueError(
-                "series_transform and window_norm need the series in memory; load it (or a part of it) as an "
-                "array, or use a detector without them."
-            )
+        if is_source(arr) and (self.stationary_options() or self.series_prepared()):
+            raise ValueError(self.in_memory_message())
+
+    def in_memory_message(self) -> str:
+        """Why this detector cannot read a stream, and the fix."""
+        why = ("window_norm='auto' normalised its windows (its normal series trends; window_norm_ is "
+               f"{self.window_norm_.kind!r})" if self.window_norm == "auto" and getattr(self, "window_norm_", None)
+               else "series_transform and window_norm need the series in memory")
+        return (f"{why}: it scores a series held in memory, not a stream; load the series (or a part of it) as an "
+                "array, or fit a detector with window_norm=None and series_transform=None to stream.")
 
     def _level_on(self) -> bool:
         return self.window_norm is not None and bool(self.level_term)
@@ -485,7 +490,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         check_is_fitted(self, "autoencoder_")
         if not hasattr(self, "transform_"):
             self.transform_ = self.window_norm_ = None
-        if is_source(series) and not self.stationary_options():  # one streaming pass (lstmae.data.sources)
+        if is_source(series) and not (self.stationary_options() or self.series_prepared()):  # one streaming pass
             return self._refit_stream(self._series(series), validation_series, validation_labels, feature_names)
         n_features = self.autoencoder_.n_features_in_
         level = self._level_fitted()

@@ -317,8 +317,7 @@ class DetectionStream:
     def __init__(self, det, source: Source, threshold: float | None = None, progress: bool = False) -> None:
         self.det, self.source, self.progress = det, source, progress
         if det.series_prepared():
-            raise ValueError("this detector transforms the series or normalises its windows (series_transform, "
-                             "window_norm): it scores a series held in memory, not a stream.")
+            raise ValueError(det.in_memory_message())
         self.threshold = det.threshold_ if threshold is None else float(threshold)
         self.n_points = self.n_flagged = 0
         self._events = _Events(self.threshold, det.error_model_, det.feature_names_, gap=det.event_gap_points)
