@@ -156,7 +156,8 @@ def test_command_line_event_gap(tmp_path):
     r = CliRunner().invoke(app, ["detect", str(tmp_path / "det"), str(tmp_path / "new.csv"), "--event-gap", "-1"])
     assert r.exit_code == 2 and "--event-gap" in r.output
     r = CliRunner().invoke(app, [str(a) for a in args[:-2]] + ["--event-gap", "wide", "-o", str(tmp_path / "d2")])
-    assert r.exit_code == 2 and "--event-gap 'wide' is not valid; it must be 'auto', an integer >= 0 or none" in r.output
+    assert r.exit_code == 2
+    assert "--event-gap 'wide' is not valid; it must be 'auto', an integer >= 0 or none" in r.output
 
 
 def test_event_wise_metrics_count_events_as_the_detector_reports_them():

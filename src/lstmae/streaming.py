@@ -262,7 +262,8 @@ class _Events:
     above a threshold, a run at most `gap` unflagged points after the last one joining its event."""
 
     def __init__(self, threshold: float, error_model, feature_names: list[str], top: int = 3, gap: int = 0) -> None:
-        self.threshold, self.error_model, self.names, self.top, self.gap = threshold, error_model, feature_names, top, gap
+        self.threshold, self.error_model, self.names, self.top = threshold, error_model, feature_names, top
+        self.gap = gap
         self.open: dict | None = None
         self.events: list[dict] = []
 
