@@ -203,15 +203,16 @@ def describe(model) -> pd.DataFrame:
         rows += [("error model", model.error_model_.kind),
                  ("threshold", f"{model.threshold_:.5g} ({model.threshold_rule}, fitted per {model.level_})"),
                  ("feature names", ", ".join(model.feature_names_))]
-        fitted_norm = getattr(model, "window_norm_", None)
-        norm = fitted_norm.kind if fitted_norm is not None else None
-        series = {"series transform": model.series_transform,
-                  "window norm": (norm or "none") + " (auto)" if model.window_norm == "auto" else norm,
-                  "level term": model.level_term if norm is not None else None,
-                  "adaptive threshold": model.adaptive_threshold,
-                  "smoothing": model.point_smoothing and f"{model.point_smoothing} points"
-                  + (" (auto)" if model.smoothing == "auto" else ""),
-                  "event gap": model.event_gap_points and f"{model.event_gap_points} points"
-                  + (" (auto)" if model.event_gap == "auto" else "")}
-        rows += [(key, str(value)) for key, value in series.items() if value is not None]
+        if model.level_ == "point":  # the long-series options, as fitted ("auto" resolved)
+            fitted_norm = getattr(model, "window_norm_", None)
+            norm = fitted_norm.kind if fitted_norm is not None else None
+            auto = lambda name: " (auto)" if getattr(model, name) == "auto" else ""  # noqa: E731
+            series = {"series transform": model.series_transform,
+                      "window norm": (norm or "none") + auto("window_norm") if norm or auto("window_norm") else None,
+                      "level term": model.level_term if norm is not None else None,
+                      "adaptive threshold": model.adaptive_threshold,
+                      "smoothing": model.point_smoothing and f"{model.point_smoothing} points" + auto("smoothing"),
+                      "event gap": f"{model.event_gap_points} points" + auto("event_gap")
+                      + ("" if model.event_gap_points else ": one event per run")}
+            rows += [(key, str(value)) for key, value in series.items() if value is not None]
     return pd.DataFrame(rows, columns=["item", "value"])
