@@ -397,8 +397,9 @@ def _check_restored(est: SequenceEstimator) -> None:
     if not (np.isfinite(sc.offset).all() and np.isfinite(sc.scale).all() and (sc.scale > 0).all()):
         raise ValueError("the scaler holds non-finite or non-positive values")
     if not isinstance(est.history_, dict) or not isinstance(est.history_.get("train_loss"), list) \
-            or not est.history_["train_loss"]:
-        raise ValueError("the history is not an object with a non-empty train_loss list")
+            or not (est.history_["train_loss"] or est.history_.get("fine_tuned") is False):
+        raise ValueError("the history is not an object with a non-empty train_loss list (empty only for a "
+                         "classifier that kept its linear probe)")
     spec = est.data_spec_
     if spec is not None and spec.feature_names is not None and len(spec.feature_names) != n:
         raise ValueError(f"the data spec names {len(spec.feature_names)} features but the model has {n}")

@@ -9,6 +9,7 @@ Shape legend: N samples, L time steps, F features, K classes.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -32,6 +33,10 @@ from .training import infer
 
 _LABEL_TYPES = (str, int, float, bool)
 FINE_TUNINGS = ("lp-ft", "joint")
+# LP-FT with fewer labelled training sequences than this per class keeps its probe: fine-tuning on one example
+# per class can only fit those examples (docs/benchmarks.md, "Representations": every cell where fine-tuning
+# fell more than 0.01 below its probe had one label per class)
+MIN_FINE_TUNE_PER_CLASS = 2
 
 
 @register
@@ -58,7 +63,10 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         encoder's pooled codes, written into the head; then ``epochs`` of training of
         encoder and head on the probe's objective (cross-entropy plus its L2 penalty on the
         head), the encoder at ``encoder_lr_scale * learning_rate`` (with
-        ``freeze_encoder=True``: the head only, starting from the probe). A continued fit
+        ``freeze_encoder=True``: the head only, starting from the probe). With fewer than
+        two labelled training sequences per class (`MIN_FINE_TUNE_PER_CLASS`) the probe is
+        kept as it is (``history_["fine_tuned"]`` is False): there is nothing to fine-tune
+        on but the examples the probe already fits. A continued fit
         (``warm_start``) keeps the learning rates but not the penalty. "joint": a
         randomly initialised head and one learning rate for everything (the recipe of
         lstmae 0.2 and earlier). "lp-ft" was chosen by measurement: see docs/benchmarks.md,
@@ -324,8 +332,13 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
             return module
 
         start = _FineTuneStart(init, None if freeze else float(self.encoder_lr_scale)) if lp_ft else init
+        probe_only = lp_ft and init is None and len(train["y"]) < MIN_FINE_TUNE_PER_CLASS * len(classes)
+        if probe_only:
+            settings = dataclasses.replace(settings, epochs=0)
         self.module_, history = self._train(build, train, val, settings, device, seed,
                                             monitor=error_rate if val is not None else None, init=start)
+        if lp_ft:
+            history["fine_tuned"] = not probe_only
         if init is None:
             history.pop("epochs_before", None)
         if "val_monitor" in history:

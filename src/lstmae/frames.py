@@ -186,7 +186,10 @@ def describe(model) -> pd.DataFrame:
     ae = model.autoencoder_ if isinstance(model, LSTMAnomalyDetector) else model
     rows = [("kind", type(model).__name__)] + [(k, str(v)) for k, v in ae.config_.to_dict().items()]
     h = ae.history_
-    rows += [("epochs trained", str(len(h["train_loss"]))), ("final train loss", f"{h['train_loss'][-1]:.5g}")]
+    rows += [("epochs trained", str(len(h["train_loss"]))), ("final train loss", f"{h['train_loss'][-1]:.5g}"
+                                                             if h["train_loss"] else "-")]
+    if "fine_tuned" in h:
+        rows.append(("fine-tuned", "yes" if h["fine_tuned"] else "no: the linear probe, kept (under 2 labels per class)"))
     if h.get("val_loss"):
         rows.append(("best validation loss", f"{min(h['val_loss']):.5g} (epoch {h['best_epoch'] + 1})"))
     rows.append(("training time", f"{sum(h['epoch_time']):.1f} s"))

@@ -471,7 +471,8 @@ class Trainer:
                 "training diverged in the first epoch (the loss became NaN or inf), so there are no "
                 "usable weights. Lower learning_rate, set clip_grad_norm, or check the data scale."
             )
-        self.history["restored_best"] = self.settings.patience is not None or self.history["diverged"] is not None
+        self.history["restored_best"] = self.best_state is not None and (
+            self.settings.patience is not None or self.history["diverged"] is not None)  # none with 0 epochs
         if self.history["restored_best"]:
             self.model.load_state_dict(self.best_state)
         return self.history
