@@ -44,7 +44,7 @@ from anomaly_data import BenchSeries, load_all, load_fresh, load_statsmodels  # 
 
 from lstmae import LSTMAnomalyDetector, LSTMAutoencoder  # noqa: E402
 from lstmae.data.windows import reverse_windowing, sliding_windows  # noqa: E402
-from lstmae.metrics import detection_metrics, event_spans, eventwise_prf, segments  # noqa: E402
+from lstmae.metrics import detection_metrics, event_mask, eventwise_prf, segments  # noqa: E402
 
 HOLDOUT, K = 0.25, 4.0
 # half A (choice) and half B (report): alternately by length, fixed before any run
@@ -161,15 +161,6 @@ def vus_pr(labels: np.ndarray, scores: np.ndarray, window: int) -> float:
     return float(generate_curve(labels.astype(int), s, window)[-1])
 
 
-def event_mask(flags: np.ndarray, gap: int) -> np.ndarray:
-    """1 over every event (first to last flagged point) when flagged runs at most `gap` points apart are one event
-    (`lstmae.metrics.event_spans`, as the detector's ``event_gap``)."""
-    mask = np.zeros(len(flags), dtype=np.int64)
-    for runs in event_spans(flags, gap):
-        mask[runs[0][0] : runs[-1][1]] = 1
-    return mask
-
-
 # event grouping measured on the same scores and flags: suffix -> gap in windows
 EVENT_GAPS = {"; events within 1 window": 1, "; events within 2 windows": 2}
 VARIANTS = ("; rolling threshold", *EVENT_GAPS)
@@ -189,7 +180,7 @@ def evaluate(data: BenchSeries, method: str, scores: np.ndarray, flags: np.ndarr
     test = slice(data.train_end, None)
     labels, s = data.labels[test], scores[test]
     m = detection_metrics(labels, s, flags[test])
-    if gap:
+    if gap:  # the events of the whole series, as the detector reports them, on the test part
         p, r, f = eventwise_prf(labels, event_mask(flags, gap)[test])
         m.update(event_precision=p, event_recall=r, event_f1=f)
     m["vus_pr"] = vus_pr(labels, s, data.window)

@@ -371,8 +371,13 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             return AUTO_EVENT_GAP_WINDOWS * self.window if self.window else 0
         return int(self.event_gap or 0)
 
+    def _memory_only(self) -> bool:
+        """Whether the series must be held in memory: options that transform it or normalise its windows, as
+        set or (``window_norm="auto"``) as fitted."""
+        return self.stationary_options() or self.series_prepared()
+
     def _in_memory(self, arr: Any) -> None:
-        if is_source(arr) and (self.stationary_options() or self.series_prepared()):
+        if is_source(arr) and self._memory_only():
             raise ValueError(self.in_memory_message())
 
     def in_memory_message(self) -> str:
@@ -490,7 +495,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         check_is_fitted(self, "autoencoder_")
         if not hasattr(self, "transform_"):
             self.transform_ = self.window_norm_ = None
-        if is_source(series) and not (self.stationary_options() or self.series_prepared()):  # one streaming pass
+        if is_source(series) and not self._memory_only():  # one streaming pass (lstmae.data.sources)
             return self._refit_stream(self._series(series), validation_series, validation_labels, feature_names)
         n_features = self.autoencoder_.n_features_in_
         level = self._level_fitted()

@@ -42,6 +42,15 @@ def event_spans(labels: np.ndarray, gap: int = 0) -> list[list[tuple[int, int]]]
     return groups
 
 
+def event_mask(predicted: np.ndarray, gap: int = 0) -> np.ndarray:
+    """0/1 over every predicted event (`event_spans`), from its first flagged point to its last: its
+    runs and the gaps between them; with ``gap=0`` the flags themselves."""
+    mask = np.zeros(len(np.asarray(predicted).ravel()), dtype=np.int64)
+    for runs in event_spans(predicted, gap):
+        mask[runs[0][0] : runs[-1][1]] = 1
+    return mask
+
+
 def _prf(tp_p: float, n_p: float, tp_r: float, n_r: float) -> tuple[float, float, float]:
     precision = tp_p / n_p if n_p else 0.0
     recall = tp_r / n_r if n_r else 0.0
@@ -87,11 +96,8 @@ def eventwise_prf(labels, predicted, event_gap: int = 0) -> tuple[float, float, 
     `predicted` at most `event_gap` points apart (`event_spans`), each from its first flagged point to
     its last."""
     labels, predicted = _check(labels, predicted)
-    true_events = segments(labels)
-    pred_events = [(runs[0][0], runs[-1][1]) for runs in event_spans(predicted, event_gap)]
-    covered = np.zeros(len(predicted), dtype=bool)
-    for s, e in pred_events:
-        covered[s:e] = True
+    covered = event_mask(predicted, event_gap)  # events never touch: its runs are the predicted events
+    true_events, pred_events = segments(labels), segments(covered)
     found = sum(bool(covered[s:e].any()) for s, e in true_events)
     correct = sum(bool(labels[s:e].any()) for s, e in pred_events)
     return _prf(correct, len(pred_events), found, len(true_events))
