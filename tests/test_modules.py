@@ -139,12 +139,14 @@ def test_autoencoder_outputs_and_masked_loss_shapes():
 
 
 # --------------------------------------------------------------------------- fused recurrence
+@pytest.mark.parametrize("cell_clip", [None, 0.3])
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_fused_recurrence_gradients_match_autograd_reference_loop(activation, masked):
-    """The hand-written backward through time (`_Recurrence`) against autograd on the plain loop."""
+def test_fused_recurrence_gradients_match_autograd_reference_loop(activation, masked, cell_clip):
+    """The hand-written backward through time (`_Recurrence`) against autograd on the plain loop,
+    with and without a clipped cell."""
     torch.manual_seed(3)
-    mod = LoopLSTM(2, 4, activation=activation).double()
+    mod = LoopLSTM(2, 4, activation=activation, cell_clip=cell_clip).double()
     n, steps, hid = 3, 6, 4
     x_proj = torch.randn(n, steps, 4 * hid, dtype=torch.float64, requires_grad=True)
     w_hh = (0.5 * torch.randn(4 * hid, hid, dtype=torch.float64)).requires_grad_()
@@ -162,13 +164,33 @@ def test_fused_recurrence_gradients_match_autograd_reference_loop(activation, ma
     mine = mod._direction(*inputs, mask)
     for a, b in zip(mine, ref):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    if cell_clip is not None:  # the clip is active: some cells sit at the bound, none beyond it
+        _, _, c_all, _ = _cells_of(mod, inputs, mask)
+        assert c_all.abs().max() == cell_clip and (c_all.abs() == cell_clip).float().mean() > 0.05
     g_ref = torch.autograd.grad(loss(ref), inputs)
     g_mine = torch.autograd.grad(loss(mine), inputs)
     for a, b in zip(g_mine, g_ref):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
     from lstmae.cells import _Recurrence
 
-    assert torch.autograd.gradcheck(lambda *a: _Recurrence.apply(*a, mask, activation == "relu"), inputs)
+    clip = float(cell_clip or 0.0)
+    assert torch.autograd.gradcheck(lambda *a: _Recurrence.apply(*a, mask, activation == "relu", clip), inputs)
+
+
+def _cells_of(mod, inputs, mask):
+    """The fused forward's saved tensors (gates, act(c), h, c over time) for `inputs`."""
+    from lstmae.cells import _RECURRENCE_FORWARD
+
+    with torch.no_grad():
+        gates, act_c, hs, cs = _RECURRENCE_FORWARD(*inputs, mask, mod.activation == "relu",
+                                                   float(mod.cell_clip or 0.0))
+    return gates, act_c, cs[1:], hs
+
+
+def test_cell_clip_is_validated_and_shown():
+    with pytest.raises(ValueError, match="cell_clip=0 is not valid; give a positive number or None"):
+        LoopLSTM(2, 4, cell_clip=0)
+    assert "cell_clip=1" in repr(LoopLSTM(2, 4, cell_clip=1.0))
 
 
 def test_fused_recurrence_flushes_vanishing_gradients_to_exact_zero():

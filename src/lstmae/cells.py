@@ -7,7 +7,7 @@ between the two. The only difference is `activation`, applied (as in Keras'
 `LSTM(activation=...)`) to the candidate `g` and to the cell before the output gate:
 
     i, f, o = sigmoid(.), g = act(.)
-    c' = f * c + i * g
+    c' = f * c + i * g             (clipped to [-cell_clip, cell_clip] when given)
     h' = o * act(c')
 
 Shape legend: N = batch size, L = time steps, F = input features, H = hidden size,
@@ -70,6 +70,11 @@ class LoopLSTM(nn.Module):
         outputs of every layer but the last, in training mode.
     activation : {"relu", "tanh"}
         With "tanh" this computes exactly what `nn.LSTM` computes (used to test it).
+    cell_clip : float or None
+        Clip the cell state to [-cell_clip, cell_clip] after each update (as TensorFlow's
+        ``LSTMCell(cell_clip=...)``); a clipped cell passes no gradient back through the clip.
+        A relu cell is otherwise unbounded: once training lifts its recurrent gain above 1, a
+        long sequence grows geometrically (outputs of 1e20 within one batch). None: no clip.
     """
 
     def __init__(
@@ -80,10 +85,14 @@ class LoopLSTM(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         activation: str = "relu",
+        cell_clip: float | None = None,
     ) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation={activation!r} is not valid; choose 'relu' or 'tanh'.")
+        if cell_clip is not None and not (isinstance(cell_clip, (int, float)) and not isinstance(cell_clip, bool)
+                                          and 0 < cell_clip < math.inf):
+            raise ValueError(f"cell_clip={cell_clip!r} is not valid; give a positive number or None.")
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
             raise ValueError("input_size, hidden_size and num_layers must be >= 1.")
         self.input_size = input_size
@@ -92,6 +101,7 @@ class LoopLSTM(nn.Module):
         self.bidirectional = bidirectional
         self.dropout = float(dropout)
         self.activation = activation
+        self.cell_clip = None if cell_clip is None else float(cell_clip)
         self._act = _ACTIVATIONS[activation]
         directions = 2 if bidirectional else 1
         # the parameter names of each (layer, direction), made once (forward runs at every batch)
@@ -120,6 +130,7 @@ class LoopLSTM(nn.Module):
         return (
             f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
             f"bidirectional={self.bidirectional}, activation={self.activation!r}"
+            + (f", cell_clip={self.cell_clip:g}" if self.cell_clip is not None else "")
         )
 
     def _direction(self, x_proj: Tensor, w_hh: Tensor, h: Tensor, c: Tensor, mask: Tensor | None):
@@ -128,7 +139,7 @@ class LoopLSTM(nn.Module):
         The recurrence is one fused autograd node (`_Recurrence`) with a hand-written backward
         through time; `_reference_direction` is the plain autograd loop it replaces (tests).
         """
-        return _Recurrence.apply(x_proj, w_hh, h, c, mask, self.activation == "relu")
+        return _Recurrence.apply(x_proj, w_hh, h, c, mask, self.activation == "relu", float(self.cell_clip or 0.0))
 
     def _reference_direction(self, x_proj: Tensor, w_hh: Tensor, h: Tensor, c: Tensor, mask: Tensor | None):
         """The same recurrence as a plain loop of autograd ops (the parity reference)."""
@@ -138,6 +149,8 @@ class LoopLSTM(nn.Module):
             gates = torch.addmm(x_proj[:, t], h, w_hh.t())
             i, f, g, o = gates.chunk(4, dim=1)
             c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * act(g)
+            if self.cell_clip:
+                c_new = c_new.clamp(-self.cell_clip, self.cell_clip)
             h_new = torch.sigmoid(o) * act(c_new)
             if mask is not None:
                 m = mask[:, t : t + 1]
@@ -222,7 +235,7 @@ def _act_into(relu: bool, x: Tensor, out: Tensor) -> None:
 
 
 def _recurrence_forward(
-    x_proj: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, mask: Optional[Tensor], relu: bool
+    x_proj: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, mask: Optional[Tensor], relu: bool, clip: float
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Returns gate activations (L, N, 4H), act(c_new) (L, N, H), carried h and c (L + 1, N, H)."""
     n, steps, four_h = x_proj.shape
@@ -257,10 +270,14 @@ def _recurrence_forward(
         i, f, g, o = i_l[t], f_l[t], g_l[t], o_l[t]
         if mask is None:
             torch.addcmul(f * c_l[t], i, g, out=c_l[t + 1])
+            if clip > 0.0:
+                c_l[t + 1].clamp_(-clip, clip)
             _act_into(relu, c_l[t + 1], act_l[t])
             torch.mul(o, act_l[t], out=h_l[t + 1])
         else:
             c_new = torch.addcmul(f * c_l[t], i, g)
+            if clip > 0.0:
+                c_new = c_new.clamp(-clip, clip)
             _act_into(relu, c_new, act_l[t])
             m = m_l[t]
             torch.where(m, o * act_l[t], h_l[t], out=h_l[t + 1])
@@ -271,6 +288,7 @@ def _recurrence_forward(
 def _recurrence_backward(
     grad_out: Tensor, grad_hn: Tensor, grad_cn: Tensor, w_hh: Tensor,
     gates: Tensor, act_c: Tensor, hs: Tensor, cs: Tensor, mask: Optional[Tensor], relu: bool, flush: float,
+    clip: float,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Gradients w.r.t. x_proj (N, L, 4H), w_hh (4H, H), h0, c0.
 
@@ -311,6 +329,10 @@ def _recurrence_backward(
         a.mul_(m)
         f_m = f * m
         keep = 1.0 - m
+    # a clipped cell passes no gradient back through its clip (see `LoopLSTM`, `cell_clip`)
+    pass_l: List[Tensor] = []
+    if clip > 0.0:
+        pass_l = (cs[1:].abs() < clip).to(gates.dtype).unbind(0)
     d_gates = gates.new_empty(steps, n, four_h)
     # per-step views made once, before the loop (see `_recurrence_forward`)
     a3_l = a[:, :, : 3 * hid].reshape(steps, n, 3, hid).unbind(0)
@@ -345,6 +367,8 @@ def _recurrence_backward(
         if t >= first_grad:
             dh = dh + grad_out_l[t]
         torch.addcmul(dc, dh, b_l[t], out=dc_tot)
+        if clip > 0.0:
+            dc_tot.mul_(pass_l[t])
         torch.mul(a3_l[t], dc_tot3, out=d3_l[t])
         torch.mul(ao_l[t], dh, out=do_l[t])
         if mask is not None:
@@ -361,10 +385,11 @@ class _Recurrence(torch.autograd.Function):
     """Autograd node for one direction: (x_proj, w_hh, h0, c0) -> (outputs, h_n, c_n)."""
 
     @staticmethod
-    def forward(ctx, x_proj, w_hh, h0, c0, mask, relu):
-        gates, act_c, hs, cs = _RECURRENCE_FORWARD(x_proj, w_hh, h0, c0, mask, relu)
+    def forward(ctx, x_proj, w_hh, h0, c0, mask, relu, clip):
+        gates, act_c, hs, cs = _RECURRENCE_FORWARD(x_proj, w_hh, h0, c0, mask, relu, clip)
         ctx.save_for_backward(w_hh, gates, act_c, hs, cs, mask)
         ctx.relu = relu
+        ctx.clip = clip
         out = hs[1:].transpose(0, 1)
         return out, hs[-1].clone(), cs[-1].clone()
 
@@ -382,9 +407,9 @@ class _Recurrence(torch.autograd.Function):
             grad_cn = gates.new_zeros(n, hid)
         flush = torch.finfo(gates.dtype).tiny * 2.0**24
         d_x, d_w, d_h0, d_c0 = _RECURRENCE_BACKWARD(
-            grad_out.contiguous(), grad_hn, grad_cn, w_hh, gates, act_c, hs, cs, mask, ctx.relu, flush
+            grad_out.contiguous(), grad_hn, grad_cn, w_hh, gates, act_c, hs, cs, mask, ctx.relu, flush, ctx.clip
         )
-        return d_x, d_w, d_h0, d_c0, None, None
+        return d_x, d_w, d_h0, d_c0, None, None, None
 
 
 def _script(fn):
