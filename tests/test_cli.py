@@ -217,3 +217,16 @@ def test_train_detector_defaults_are_the_python_detectors(series_csv, tmp_path):
             "--window-norm", "mean",
             "-o", tmp_path / "bad")
     assert r.exit_code == 2 and "--window-norm" in r.output and "level-scale" in r.output
+
+
+def test_train_takes_a_cell_clip_for_relu_and_refuses_one_for_tanh(series_csv, tmp_path):
+    common = ("--time-column", "time", "--columns", "a,b", "--window", 24, "--stride", 8, "--epochs", 1,
+              "--hidden-size", 8, "--seed", 0, "--quiet")
+    r = run("train", series_csv, *common, "--activation", "relu", "--cell-clip", "0.5", "-o", tmp_path / "m1")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "m1" / "config.json").read_text())["model"]["cell_clip"] == 0.5
+    r = run("train", series_csv, *common, "--activation", "relu", "--cell-clip", "none", "-o", tmp_path / "m2")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "m2" / "config.json").read_text())["model"]["cell_clip"] is None
+    r = run("train", series_csv, *common, "--cell-clip", "2", "-o", tmp_path / "m3")
+    assert r.exit_code != 0 and "applies to relu cells only" in r.output and "Traceback" not in r.output

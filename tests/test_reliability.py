@@ -186,10 +186,10 @@ def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path):
 
 # ------------------------------------------------------------------------------ divergence
 def test_a_real_divergence_keeps_finite_best_weights_and_records_it():
-    # relu (its own cell, unbounded activations) with a learning rate 1e5 times too large: the
-    # validation loss explodes within a few epochs and turns inf/NaN (no monkeypatching here)
-    ae = LSTMAutoencoder(activation="relu", hidden_size=6, epochs=10, batch_size=32, learning_rate=100.0,
-                         validation_split=0.25, random_state=0)
+    # relu (its own cell, unclipped: unbounded activations) with a learning rate 3,000 times too large:
+    # the validation loss explodes within a few epochs and turns inf/NaN (no monkeypatching here)
+    ae = LSTMAutoencoder(activation="relu", cell_clip=None, hidden_size=6, epochs=10, batch_size=32,
+                         learning_rate=3.0, validation_split=0.25, random_state=0)
     assert ae.clip_grad_norm == 1.0  # clipping is on by default, relu included; it cannot save a step this big
     with pytest.warns(RuntimeWarning, match=r"training diverged: the loss became (nan|inf) at epoch \d+; stopped"):
         ae.fit(X)
@@ -201,8 +201,8 @@ def test_a_real_divergence_keeps_finite_best_weights_and_records_it():
 
 
 def test_divergence_in_the_first_epoch_is_a_value_error():
-    ae = LSTMAutoencoder(activation="relu", hidden_size=6, epochs=3, batch_size=4, learning_rate=1e4,
-                         random_state=0, clip_grad_norm=None)
+    ae = LSTMAutoencoder(activation="relu", cell_clip=None, hidden_size=6, epochs=3, batch_size=4,
+                         learning_rate=1e4, random_state=0, clip_grad_norm=None)
     with pytest.raises(TrainingDivergedError, match="diverged in the first epoch") as info:
         ae.fit(X)
     assert isinstance(info.value, ValueError) and isinstance(info.value, RuntimeError)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import inspect
 import os
 import random
 import sys
@@ -298,6 +299,8 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
         try:
             params = cls.params_from_json(config["params"])
             params["device"] = device
+            if "cell_clip" in inspect.signature(cls.__init__).parameters:
+                params.setdefault("cell_clip", None)  # saved by lstmae <= 0.5: relu cells were not clipped
             est = cls(**params)
             est.config_ = ModelConfig.from_dict(config["model"])
             est.scaler_ = SequenceScaler.from_dict(state["scaler"])

@@ -49,7 +49,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         Where the encoder starts. A fitted `LSTMAutoencoder` (or the directory it was
         saved to): the classifier copies its encoder weights, its scaler and its
         architecture (``hidden_size``, ``num_layers``, ``bidirectional``,
-        ``code_size``, ``activation``; the parameters of those names below are then
+        ``code_size``, ``activation``, ``cell_clip``; the parameters of those names below are then
         ignored; see ``config_``). None: random initialisation with the architecture
         below. The encoder object is only read, never changed, and ``clone`` (e.g. in
         ``GridSearchCV``) passes it on as is.
@@ -81,7 +81,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         layer, mean and max of the outputs over time) was chosen by measurement, for
         seeded and randomly initialised encoders alike (docs/benchmarks.md,
         "Representations"; lstmae 0.2 and earlier used None).
-    hidden_size, num_layers, bidirectional, code_size, activation
+    hidden_size, num_layers, bidirectional, code_size, activation, cell_clip
         Encoder architecture when ``encoder`` is None (as in `LSTMAutoencoder`).
     dropout : float, default=0.0
         Dropout between stacked encoder layers and on the code before the head.
@@ -143,6 +143,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         dropout: float = 0.0,
         code_size: int | None = None,
         activation: str = "tanh",
+        cell_clip: float | str | None = "auto",
         class_weight: Any = None,
         scale: str | None = "standard",
         learning_rate: float = 1e-3,
@@ -169,6 +170,7 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
         self.dropout = dropout
         self.code_size = code_size
         self.activation = activation
+        self.cell_clip = cell_clip
         self.class_weight = class_weight
         self.scale = scale
         self.learning_rate = learning_rate
@@ -217,13 +219,15 @@ class LSTMClassifier(ClassifierMixin, SequenceEstimator):
             return ModelConfig(
                 n_features=n_features, hidden_size=self.hidden_size, num_layers=self.num_layers,
                 bidirectional=self.bidirectional, dropout=self.dropout, code_size=self.code_size,
-                activation=self.activation, pooling="last" if self.pooling is None else self.pooling,
+                activation=self.activation, cell_clip=self.cell_clip,
+                pooling="last" if self.pooling is None else self.pooling,
             )
         enc = source.config_
         return ModelConfig(
             n_features=enc.n_features, hidden_size=enc.hidden_size, num_layers=enc.num_layers,
             bidirectional=enc.bidirectional, dropout=self.dropout, code_size=enc.code_size,
-            activation=enc.activation, pooling=enc.pooling if self.pooling is None else self.pooling,
+            activation=enc.activation, cell_clip=enc.cell_clip,
+            pooling=enc.pooling if self.pooling is None else self.pooling,
         )
 
     def _check_y(self, y: Any, n: int) -> np.ndarray:

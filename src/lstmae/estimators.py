@@ -87,6 +87,13 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
     activation : {"tanh", "relu"}, default="tanh"
         Cell activation. "tanh" uses PyTorch's fused ``nn.LSTM``; "relu" (Keras
         tutorial style) uses lstmae's own cell.
+    cell_clip : float, "auto" or None, default="auto"
+        Bound on a relu cell's state: after each update it is clipped to
+        [-cell_clip, cell_clip] (TensorFlow's ``LSTMCell(cell_clip=...)``). "auto": 1.0
+        for relu, None for tanh (whose output is bounded already; a number is refused).
+        An unclipped relu cell is unbounded, and long sequences can overflow once
+        training raises its recurrent gain above 1; 1.0 was chosen by measurement
+        (docs/benchmarks.md, "Initialisation"). None turns it off (lstmae 0.5 and earlier).
     loss : {"mse", "mae", "huber", "bce"}, default="mse"
         Training loss; "bce" gives sigmoid outputs and needs (scaled) data in [0, 1]
         (use ``scale="minmax"`` or None), e.g. video frames.
@@ -183,6 +190,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         teacher_forcing: str = "train",
         reverse: bool = False,
         activation: str = "tanh",
+        cell_clip: float | str | None = "auto",
         loss: str = "mse",
         loss_weights: tuple[float, float] = (1.0, 1.0),
         scale: str | None = "standard",
@@ -212,6 +220,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         self.teacher_forcing = teacher_forcing
         self.reverse = reverse
         self.activation = activation
+        self.cell_clip = cell_clip
         self.loss = loss
         self.loss_weights = loss_weights
         self.scale = scale
@@ -235,7 +244,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
             num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
             code_size=self.code_size, bridge=self.bridge, conditional=self.conditional,
             teacher_forcing=self.teacher_forcing, reverse=self.reverse,
-            activation=self.activation, loss=self.loss, pooling=self.pooling,
+            activation=self.activation, cell_clip=self.cell_clip, loss=self.loss, pooling=self.pooling,
             loss_weights=tuple(self.loss_weights) if isinstance(self.loss_weights, (list, tuple)) else self.loss_weights,
         )
 

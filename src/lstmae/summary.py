@@ -266,6 +266,8 @@ def _describe(m: nn.Module) -> str:
             parts.append("bidirectional")
         if isinstance(m, LoopLSTM) and m.activation != "tanh":
             parts.append(m.activation)
+        if isinstance(m, LoopLSTM) and m.cell_clip is not None:
+            parts.append(f"cell clip {m.cell_clip:g}")
         if m.num_layers > 1 and m.dropout > 0:
             parts.append(f"dropout {m.dropout:g}")
         return f"LSTM({m.input_size} -> {m.hidden_size}, " + ", ".join(parts) + ")"
@@ -382,6 +384,8 @@ def _options(module: nn.Module) -> dict[str, Any]:
     o.update(n_features=cfg.n_features, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
              bidirectional=cfg.bidirectional, code_size=cfg.code_size, latent_dim=cfg.latent_dim,
              pooling=cfg.pooling, activation=cfg.activation, dropout=cfg.dropout)
+    if cfg.cell_clip is not None:
+        o["cell_clip"] = cfg.cell_clip
     if isinstance(module, Autoencoder):
         o.update(loss=cfg.loss, output="sigmoid" if cfg.loss == "bce" else "linear")
         if cfg.task == "composite":
