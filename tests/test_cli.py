@@ -229,4 +229,6 @@ def test_train_takes_a_cell_clip_for_relu_and_refuses_one_for_tanh(series_csv, t
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "m2" / "config.json").read_text())["model"]["cell_clip"] is None
     r = run("train", series_csv, *common, "--cell-clip", "2", "-o", tmp_path / "m3")
-    assert r.exit_code != 0 and "applies to relu cells only" in r.output and "Traceback" not in r.output
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert ("applies to relu cells only (a tanh cell's output is bounded already); use --activation 'relu', "
+            "or --cell-clip none") in r.output

@@ -110,7 +110,7 @@ def test_cell_clip_options_are_checked_saved_and_old_relu_files_load_unclipped(t
     x = _noisy_sines(n=16, steps=12)
     with pytest.raises(ValueError, match=r"cell_clip=2\.0 applies to relu cells only .* or cell_clip=None"):
         LSTMAutoencoder(cell_clip=2.0, epochs=1).fit(x)
-    with pytest.raises(ValueError, match="cell_clip=-1 is not valid; give a positive number, None or 'auto'"):
+    with pytest.raises(ValueError, match="cell_clip=-1 is not valid; give a positive number, 'auto', or None"):
         LSTMAutoencoder(activation="relu", cell_clip=-1, epochs=1).fit(x)
     ae = LSTMAutoencoder(hidden_size=8, activation="relu", cell_clip=0.5, epochs=1, random_state=0).fit(x)
     assert ae.config_.cell_clip == 0.5 and ae.module_.encoder.lstm.cell_clip == 0.5

@@ -80,6 +80,7 @@ def in_cli_terms(message: str, names) -> str:
         message = re.sub(rf"\b{name}=True\b", flag, message)  # boolean options are flags
         message = re.sub(rf"\b{name}=False\b", "--no-" + name.replace("_", "-"), message)
         message = re.sub(rf"\b{name}=(?=\S)", f"{flag} ", message)
+        message = re.sub(rf"{flag} None\b", f"{flag} none", message)
     return re.sub(r"\bor None\b", "or none", message)  # a parameter's None is typed "none" on the command line
 
 

@@ -95,7 +95,7 @@ class ModelConfig:
             clip = RELU_CELL_CLIP if self.activation == "relu" else None
         elif clip is not None:
             if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < math.inf:
-                raise ValueError(f"cell_clip={clip!r} is not valid; give a positive number, None or 'auto'.")
+                raise ValueError(f"cell_clip={clip!r} is not valid; give a positive number, 'auto', or None.")
             if self.activation != "relu":
                 raise ValueError(
                     f"cell_clip={clip!r} applies to relu cells only (a tanh cell's output is bounded "
