@@ -10,6 +10,7 @@ import torch
 
 from lstmae import LSTMAutoencoder, LSTMClassifier
 from lstmae.cells import LoopLSTM
+from lstmae.frames import describe
 from lstmae.modules import init_lstm_, make_lstm
 
 
@@ -119,6 +120,8 @@ def test_cell_clip_options_are_checked_saved_and_old_relu_files_load_unclipped(t
     assert again.config_.cell_clip == 0.5 and again.cell_clip == 0.5
     np.testing.assert_allclose(again.reconstruct(x), ae.reconstruct(x), atol=1e-6)
     assert "relu, cell clip 0.5" in str(ae.summary(12))
+    assert dict(describe(ae).itertuples(index=False))["cell_clip"] == "0.5"  # lstmae info
+    assert "cell_clip" not in dict(describe(LSTMAutoencoder(epochs=1).fit(x)).itertuples(index=False))
     # a relu model saved by lstmae <= 0.5 (no cell_clip anywhere) loads, fits on and saves unclipped
     ae = LSTMAutoencoder(hidden_size=8, activation="relu", cell_clip=None, epochs=1, random_state=0).fit(x)
     ae.save(tmp_path / "old")

@@ -184,7 +184,8 @@ def describe(model) -> pd.DataFrame:
     """What a model is and learned, as rows of (``item``, ``value``) text: its architecture, training,
     how its data was read, and a detector's error model and threshold (what `lstmae info` prints)."""
     ae = model.autoencoder_ if isinstance(model, LSTMAnomalyDetector) else model
-    rows = [("kind", type(model).__name__)] + [(k, str(v)) for k, v in ae.config_.to_dict().items()]
+    rows = [("kind", type(model).__name__)] + [(k, str(v)) for k, v in ae.config_.to_dict().items()
+                                               if k != "cell_clip" or ae.config_.activation == "relu"]
     h = ae.history_
     rows += [("epochs trained", str(len(h["train_loss"]))), ("final train loss", f"{h['train_loss'][-1]:.5g}"
                                                              if h["train_loss"] else "-")]
