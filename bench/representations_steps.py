@@ -8,6 +8,12 @@ sequences, at 10 %, 25 % and 100 % of the training labels (the same subsets as `
 
     .venv-bench/bin/python bench/representations_steps.py               # about 15 minutes on 2 cores
     .venv-bench/bin/python bench/representations_steps.py --datasets arrowhead,acsf1 --min-steps 4500
+
+``--per-sequence`` measures another of the issue's ideas the same way instead: per-sequence normalisation.
+Each sequence (the autoencoder's input only; the baselines read the sequences as before) is z-normalised per
+feature over its own steps before the autoencoder is fitted and read, so the codes describe shape alone; a
+third row appends each sequence's own mean and standard deviation per feature to those codes (the level and
+scale the normalisation took away, as the detector's level term does). 150 epochs throughout.
 """
 from __future__ import annotations
 
@@ -30,6 +36,52 @@ import representations as R  # noqa: E402
 from lstmae import LSTMAutoencoder  # noqa: E402
 
 
+def per_sequence(seqs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each (L, F) sequence z-normalised per feature over its own steps, and the (N, 2F) means and stds removed."""
+    out, stats = [], []
+    for s in seqs:
+        mean, std = s.mean(axis=0), s.std(axis=0)
+        out.append(((s - mean) / np.where(std > 0, std, 1.0)).astype(np.float32))
+        stats.append(np.concatenate([mean, std]))
+    return out, np.asarray(stats)
+
+
+def _cells(f_tr, f_te, y_tr, y_te, raw_tr, raw_te, seed):
+    rng = np.random.default_rng(1000 + seed)
+    cells = {}
+    for fraction in R.FRACTIONS:
+        idx = R.label_subset(y_tr, fraction, rng)
+        cells[f"{int(fraction * 100)}%"] = (R.probe(f_tr[idx], y_tr[idx], f_te, y_te),
+                                            R.one_nn(raw_tr[idx], y_tr[idx], raw_te, y_te),
+                                            R.probe(raw_tr[idx], y_tr[idx], raw_te, y_te))
+    return cells
+
+
+def run_per_sequence(name: str, seed: int = 0) -> dict:
+    cfg = R.FULL
+    X_tr, y_tr, X_te, y_te = R.load(name)
+    common = int(np.median([len(s) for s in X_tr]))
+    res_tr, res_te = R.resample_each(X_tr, common), R.resample_each(X_te, common)
+    raw_tr, raw_te = np.asarray([s.ravel() for s in res_tr]), np.asarray([s.ravel() for s in res_te])
+    L_tr, L_te = R.shorten(X_tr, cfg["max_length"]), R.shorten(X_te, cfg["max_length"])
+    (N_tr, s_tr), (N_te, s_te) = per_sequence(L_tr), per_sequence(L_te)
+    batches = math.ceil(len(L_tr) / cfg["batch_size"])
+    epochs = cfg["ae_epochs"]
+    out = {}
+    for label, (A_tr, A_te) in (("150 epochs", (L_tr, L_te)), ("per-sequence z-norm", (N_tr, N_te))):
+        t = time.perf_counter()
+        ae = LSTMAutoencoder(hidden_size=cfg["hidden_size"], epochs=epochs, learning_rate=cfg["learning_rate"],
+                             batch_size=cfg["batch_size"], random_state=seed, verbose=False).fit(A_tr)
+        f_tr, f_te = R.codes(ae, A_tr, "all"), R.codes(ae, A_te, "all")
+        row = {"epochs": epochs, "steps": epochs * batches, "loss": ae.history_["train_loss"][-1],
+               "seconds": time.perf_counter() - t}
+        out[label] = {**row, "cells": _cells(f_tr, f_te, y_tr, y_te, raw_tr, raw_te, seed)}
+        if label == "per-sequence z-norm":
+            out[label + " + level, scale"] = {**row, "cells": _cells(np.hstack([f_tr, s_tr]), np.hstack([f_te, s_te]),
+                                                                      y_tr, y_te, raw_tr, raw_te, seed)}
+    return out
+
+
 def run(name: str, min_steps: int, seed: int = 0) -> dict:
     cfg = R.FULL
     X_tr, y_tr, X_te, y_te = R.load(name)
@@ -45,13 +97,7 @@ def run(name: str, min_steps: int, seed: int = 0) -> dict:
         ae = LSTMAutoencoder(hidden_size=cfg["hidden_size"], epochs=epochs, learning_rate=cfg["learning_rate"],
                              batch_size=cfg["batch_size"], random_state=seed, verbose=False).fit(L_tr)
         f_tr, f_te = R.codes(ae, L_tr, "all"), R.codes(ae, L_te, "all")
-        rng = np.random.default_rng(1000 + seed)
-        cells = {}
-        for fraction in R.FRACTIONS:
-            idx = R.label_subset(y_tr, fraction, rng)
-            cells[f"{int(fraction * 100)}%"] = (R.probe(f_tr[idx], y_tr[idx], f_te, y_te),
-                                                R.one_nn(raw_tr[idx], y_tr[idx], raw_te, y_te),
-                                                R.probe(raw_tr[idx], y_tr[idx], raw_te, y_te))
+        cells = _cells(f_tr, f_te, y_tr, y_te, raw_tr, raw_te, seed)
         out[label] = {"epochs": epochs, "steps": epochs * batches, "loss": ae.history_["train_loss"][-1],
                       "seconds": time.perf_counter() - t, "cells": cells}
     return out
@@ -62,6 +108,7 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(R.DATASETS))
     parser.add_argument("--min-steps", type=int, default=4500)
     parser.add_argument("--seed", type=int, default=0, help="autoencoder seed and label subsets (as representations.py)")
+    parser.add_argument("--per-sequence", action="store_true", help="per-sequence normalisation instead (above)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
@@ -69,7 +116,8 @@ def main() -> None:
     print("| set | training | epochs (steps) | final loss | codes / 1-NN / raw at 10 % | 25 % | 100 % |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.datasets.split(","):
-        for label, r in run(name, args.min_steps, args.seed).items():
+        rows = run_per_sequence(name, args.seed) if args.per_sequence else run(name, args.min_steps, args.seed)
+        for label, r in rows.items():
             cells = [f"{c:.3f} / {n:.3f} / {w:.3f}" + (" ✓" if c >= max(n, w) else "") for c, n, w in r["cells"].values()]
             met[label] = met.get(label, 0) + sum(c >= max(n, w) for c, n, w in r["cells"].values())
             print(f"| {name} | {label} | {r['epochs']} ({r['steps']}) | {r['loss']:.4f} | " + " | ".join(cells) + " |",
