@@ -219,12 +219,14 @@ def test_train_detector_defaults_are_the_python_detectors(series_csv, tmp_path):
     assert r.exit_code == 2 and "--window-norm" in r.output and "level-scale" in r.output
 
 
-def test_train_takes_a_cell_clip_for_relu_and_refuses_one_for_tanh(series_csv, tmp_path):
+def test_train_takes_a_cell_clip_for_relu_and_refuses_one_for_tanh_and_takes_input_noise(series_csv, tmp_path):
     common = ("--time-column", "time", "--columns", "a,b", "--window", 24, "--stride", 8, "--epochs", 1,
               "--hidden-size", 8, "--seed", 0, "--quiet")
-    r = run("train", series_csv, *common, "--activation", "relu", "--cell-clip", "0.5", "-o", tmp_path / "m1")
+    r = run("train", series_csv, *common, "--activation", "relu", "--cell-clip", "0.5", "--input-noise", "0.2",
+            "-o", tmp_path / "m1")
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "m1" / "config.json").read_text())["model"]["cell_clip"] == 0.5
+    model = json.loads((tmp_path / "m1" / "config.json").read_text())["model"]
+    assert model["cell_clip"] == 0.5 and model["input_noise"] == 0.2
     r = run("train", series_csv, *common, "--activation", "relu", "--cell-clip", "none", "-o", tmp_path / "m2")
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "m2" / "config.json").read_text())["model"]["cell_clip"] is None

@@ -45,7 +45,8 @@ def _main(ctx: typer.Context,
 # ---------------------------------------------------------------------------- commands
 MODEL_OPTIONS = ("task", "horizon", "hidden_size", "num_layers", "bidirectional", "code_size", "pooling", "bridge",
                  "conditional", "teacher_forcing", "reverse", "activation", "cell_clip", "loss", "scale", "dropout",
-                 "learning_rate", "batch_size", "epochs", "validation_split", "patience", "clip_grad_norm", "device", "precision")
+                 "input_noise", "learning_rate", "batch_size", "epochs", "validation_split", "patience", "clip_grad_norm",
+                 "device", "precision")
 ARCHITECTURE = MODEL_OPTIONS[:MODEL_OPTIONS.index("loss")]  # what --init-from keeps
 DETECTOR_OPTIONS = ("error_model", "holdout", "series_transform", "window_norm", "level_term", "adaptive_threshold",
                     "smoothing", "event_gap")

@@ -49,6 +49,7 @@ class ModelConfig:
     num_layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0
+    input_noise: float = 0.0
     code_size: int | None = None
     bridge: str = "repeat"
     conditional: bool = False
@@ -72,6 +73,12 @@ class ModelConfig:
             0.0 <= self.dropout < 1.0
         ):
             raise ValueError(f"dropout={self.dropout!r} is not valid; it must be a number in [0, 1).")
+        if isinstance(self.input_noise, bool) or not isinstance(self.input_noise, (int, float)) or not (
+            0.0 <= self.input_noise < math.inf
+        ):
+            raise ValueError(f"input_noise={self.input_noise!r} is not valid; it must be a number >= 0 (the standard "
+                             "deviation of the training noise, in scaled units; 0 turns it off).")
+        object.__setattr__(self, "input_noise", float(self.input_noise))
         if self.code_size is not None:
             _positive_int("code_size", self.code_size)
         if self.reverse and self.task == "predict":

@@ -49,6 +49,10 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         Bidirectional encoder; the code concatenates both directions' final states.
     dropout : float, default=0.0
         Dropout between stacked layers and on the code fed to the decoders (training only).
+    input_noise : float, default=0.0
+        A denoising autoencoder (Vincent et al. 2008): in training, the encoder reads
+        the (scaled) input plus Gaussian noise of this standard deviation, and the
+        decoders rebuild the clean input; inference reads the input as it is. 0: off.
     code_size : int or None, default=None
         Optional linear bottleneck: the code is ``Linear(encoder state) -> code_size``.
         None: the code is the encoder's final hidden state (``hidden_size`` values,
@@ -183,6 +187,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        input_noise: float = 0.0,
         code_size: int | None = None,
         pooling: str = "last",
         bridge: str = "repeat",
@@ -213,6 +218,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         self.num_layers = num_layers
         self.bidirectional = bidirectional
         self.dropout = dropout
+        self.input_noise = input_noise
         self.code_size = code_size
         self.pooling = pooling
         self.bridge = bridge
@@ -242,6 +248,7 @@ class LSTMAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Sequenc
         return ModelConfig(
             n_features=n_features, task=self.task, horizon=self.horizon, hidden_size=self.hidden_size,
             num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
+            input_noise=self.input_noise,
             code_size=self.code_size, bridge=self.bridge, conditional=self.conditional,
             teacher_forcing=self.teacher_forcing, reverse=self.reverse,
             activation=self.activation, cell_clip=self.cell_clip, loss=self.loss, pooling=self.pooling,

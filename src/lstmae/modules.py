@@ -364,7 +364,10 @@ class Autoencoder(nn.Module):
         teacher_forcing = self.training and self.cfg.conditional
         # teacher_forcing="always": reconstruction knows its target, so each step may read the true frame before it
         teacher_reconstruct = self.cfg.conditional and (self.training or self.cfg.teacher_forcing == "always")
-        code, enc_state, enc_out = self.encoder(x, lengths)
+        x_in = x
+        if self.training and self.cfg.input_noise > 0:  # a denoising autoencoder: the targets stay clean
+            x_in = x + self.cfg.input_noise * torch.randn_like(x)
+        code, enc_state, enc_out = self.encoder(x_in, lengths)
         dec_code = self.code_dropout(code)
         outputs: dict[str, Tensor | dict] = {"code": code}
         outputs["features"] = self.encoder.pool_from(code, enc_state, enc_out, lengths)  # what transform returns

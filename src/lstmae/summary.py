@@ -386,6 +386,8 @@ def _options(module: nn.Module) -> dict[str, Any]:
              pooling=cfg.pooling, activation=cfg.activation, dropout=cfg.dropout)
     if cfg.cell_clip is not None:
         o["cell_clip"] = cfg.cell_clip
+    if cfg.input_noise:
+        o["input_noise"] = cfg.input_noise
     if isinstance(module, Autoencoder):
         o.update(loss=cfg.loss, output="sigmoid" if cfg.loss == "bce" else "linear")
         if cfg.task == "composite":
