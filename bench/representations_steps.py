@@ -59,9 +59,9 @@ def _cells(f_tr, f_te, y_tr, y_te, raw_tr, raw_te, seed):
     return cells
 
 
-def run_variants(name: str, variants: list[tuple[str, bool, dict]], seed: int = 0) -> dict:
-    """150-epoch autoencoders, the benchmark's settings plus each variant's: (label, per-sequence normalised
-    input, extra LSTMAutoencoder parameters); the first is the reference."""
+def run(name: str, variants: list[tuple[str, int | None, bool, dict]], seed: int = 0) -> dict:
+    """Autoencoders with the benchmark's settings (`FULL`) plus each variant's: (label, minimum optimizer steps
+    or None for the plain 150 epochs, per-sequence normalised input, extra LSTMAutoencoder parameters)."""
     cfg = R.FULL
     X_tr, y_tr, X_te, y_te = R.load(name)
     common = int(np.median([len(s) for s in X_tr]))
@@ -70,9 +70,9 @@ def run_variants(name: str, variants: list[tuple[str, bool, dict]], seed: int = 
     L_tr, L_te = R.shorten(X_tr, cfg["max_length"]), R.shorten(X_te, cfg["max_length"])
     (N_tr, s_tr), (N_te, s_te) = per_sequence(L_tr), per_sequence(L_te)
     batches = math.ceil(len(L_tr) / cfg["batch_size"])
-    epochs = cfg["ae_epochs"]
     out = {}
-    for label, normalised, extra in variants:
+    for label, min_steps, normalised, extra in variants:
+        epochs = R.ae_epochs(len(L_tr), {**cfg, "ae_min_steps": min_steps})
         A_tr, A_te = (N_tr, N_te) if normalised else (L_tr, L_te)
         t = time.perf_counter()
         ae = LSTMAutoencoder(hidden_size=cfg["hidden_size"], epochs=epochs, learning_rate=cfg["learning_rate"],
@@ -87,27 +87,6 @@ def run_variants(name: str, variants: list[tuple[str, bool, dict]], seed: int = 
     return out
 
 
-def run(name: str, min_steps: int, seed: int = 0) -> dict:
-    cfg = R.FULL
-    X_tr, y_tr, X_te, y_te = R.load(name)
-    common = int(np.median([len(s) for s in X_tr]))
-    res_tr, res_te = R.resample_each(X_tr, common), R.resample_each(X_te, common)
-    raw_tr, raw_te = np.asarray([s.ravel() for s in res_tr]), np.asarray([s.ravel() for s in res_te])
-    L_tr, L_te = R.shorten(X_tr, cfg["max_length"]), R.shorten(X_te, cfg["max_length"])
-    batches = math.ceil(len(L_tr) / cfg["batch_size"])
-    out = {}
-    for label, epochs in (("150 epochs", cfg["ae_epochs"]),
-                          (f">= {min_steps} steps", R.ae_epochs(len(L_tr), {**cfg, "ae_min_steps": min_steps}))):
-        t = time.perf_counter()
-        ae = LSTMAutoencoder(hidden_size=cfg["hidden_size"], epochs=epochs, learning_rate=cfg["learning_rate"],
-                             batch_size=cfg["batch_size"], random_state=seed, verbose=False).fit(L_tr)
-        f_tr, f_te = R.codes(ae, L_tr, "all"), R.codes(ae, L_te, "all")
-        cells = _cells(f_tr, f_te, y_tr, y_te, raw_tr, raw_te, seed)
-        out[label] = {"epochs": epochs, "steps": epochs * batches, "loss": ae.history_["train_loss"][-1],
-                      "seconds": time.perf_counter() - t, "cells": cells}
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(R.DATASETS))
@@ -117,18 +96,19 @@ def main() -> None:
     parser.add_argument("--input-noise", type=float, nargs="+", help="denoising autoencoders instead (above): "
                         "the input_noise values to measure")
     args = parser.parse_args()
-    variants = [("150 epochs", False, {})]
+    variants = [("150 epochs", None, False, {})]
     if args.per_sequence:
-        variants.append(("per-sequence z-norm", True, {}))
-    variants += [(f"input noise {v:g}", False, {"input_noise": v}) for v in args.input_noise or ()]
+        variants.append(("per-sequence z-norm", None, True, {}))
+    variants += [(f"input noise {v:g}", None, False, {"input_noise": v}) for v in args.input_noise or ()]
+    if len(variants) == 1:
+        variants.append((f">= {args.min_steps} steps", args.min_steps, False, {}))
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
     met = {}
     print("| set | training | epochs (steps) | final loss | codes / 1-NN / raw at 10 % | 25 % | 100 % |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.datasets.split(","):
-        rows = run_variants(name, variants, args.seed) if len(variants) > 1 else run(name, args.min_steps, args.seed)
-        for label, r in rows.items():
+        for label, r in run(name, variants, args.seed).items():
             cells = [f"{c:.3f} / {n:.3f} / {w:.3f}" + (" ✓" if c >= max(n, w) else "") for c, n, w in r["cells"].values()]
             met[label] = met.get(label, 0) + sum(c >= max(n, w) for c, n, w in r["cells"].values())
             print(f"| {name} | {label} | {r['epochs']} ({r['steps']}) | {r['loss']:.4f} | " + " | ".join(cells) + " |",
