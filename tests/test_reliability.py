@@ -52,6 +52,7 @@ def crash_after(monkeypatch):
 @pytest.mark.parametrize("params,crash", [
     (dict(), 2),
     (dict(activation="relu", dropout=0.3, num_layers=2, validation_split=0.25, patience=2), 1),
+    (dict(input_noise=0.3, validation_split=0.25), 2),  # the noise draws resume where they stopped
     (dict(task="composite", horizon=2, bridge="state", dropout=0.2, learning_rate=0.05, validation_split=0.25,
           patience=2, epochs=8), 2),
 ])
