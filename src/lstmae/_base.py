@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import inspect
 import os
 import random
 import sys
@@ -127,6 +126,9 @@ class DataSpecMixin:
 
 class SequenceEstimator(DataSpecMixin, BaseEstimator):
     """Base of the estimators that train an `nn.Module` on sequences (see the module docstring)."""
+
+    # constructor parameters that files saved by older versions lack, with the value that loads them as they were
+    LEGACY_PARAMS: dict[str, Any] = {"cell_clip": None}  # lstmae <= 0.5: relu cells were not clipped
 
     # ------------------------------------------------------------------ fitting
     def _train_settings(self) -> TrainSettings:
@@ -297,10 +299,7 @@ class SequenceEstimator(DataSpecMixin, BaseEstimator):
     def from_parts(cls, config: dict, tensors: dict, state: dict, source: Any, device: str = "auto"):
         """A fitted estimator from the parts `to_parts` wrote (and its weights), checked for consistency."""
         try:
-            params = cls.params_from_json(config["params"])
-            params["device"] = device
-            if "cell_clip" in inspect.signature(cls.__init__).parameters:
-                params.setdefault("cell_clip", None)  # saved by lstmae <= 0.5: relu cells were not clipped
+            params = {**cls.LEGACY_PARAMS, **cls.params_from_json(config["params"]), "device": device}
             est = cls(**params)
             est.config_ = ModelConfig.from_dict(config["model"])
             est.scaler_ = SequenceScaler.from_dict(state["scaler"])

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._validation import check_bool, check_choice, check_int
+from ._validation import check_bool, check_choice, check_int, check_number
 
 TASKS = ("reconstruct", "predict", "composite")
 BRIDGES = ("repeat", "state")
@@ -73,12 +73,7 @@ class ModelConfig:
             0.0 <= self.dropout < 1.0
         ):
             raise ValueError(f"dropout={self.dropout!r} is not valid; it must be a number in [0, 1).")
-        if isinstance(self.input_noise, bool) or not isinstance(self.input_noise, (int, float)) or not (
-            0.0 <= self.input_noise < math.inf
-        ):
-            raise ValueError(f"input_noise={self.input_noise!r} is not valid; it must be a number >= 0 (the standard "
-                             "deviation of the training noise, in scaled units; 0 turns it off).")
-        object.__setattr__(self, "input_noise", float(self.input_noise))
+        object.__setattr__(self, "input_noise", float(check_number("input_noise", self.input_noise, 0.0)))
         if self.code_size is not None:
             _positive_int("code_size", self.code_size)
         if self.reverse and self.task == "predict":

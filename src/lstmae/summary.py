@@ -264,10 +264,11 @@ def _describe(m: nn.Module) -> str:
         parts = [f"{m.num_layers} layer" + ("s" if m.num_layers > 1 else "")]
         if m.bidirectional:
             parts.append("bidirectional")
-        if isinstance(m, LoopLSTM) and m.activation != "tanh":
-            parts.append(m.activation)
-        if isinstance(m, LoopLSTM) and m.cell_clip is not None:
-            parts.append(f"cell clip {m.cell_clip:g}")
+        if isinstance(m, LoopLSTM):
+            if m.activation != "tanh":
+                parts.append(m.activation)
+            if m.cell_clip is not None:
+                parts.append(f"cell clip {m.cell_clip:g}")
         if m.num_layers > 1 and m.dropout > 0:
             parts.append(f"dropout {m.dropout:g}")
         return f"LSTM({m.input_size} -> {m.hidden_size}, " + ", ".join(parts) + ")"
