@@ -210,6 +210,9 @@ def test_label_must_be_constant_within_a_sequence(tmp_path):
     (tmp_path / "l.csv").write_text("id,x,y\n1,5,0\n1,6,1\n")
     with pytest.raises(ValueError, match=r"label column 'y' changes within sequence 1"):
         read_table(tmp_path / "l.csv", id_column="id", label_column="y")
+    (tmp_path / "s.csv").write_text("site,x,y\nA,5,0\nA,6,1\n")  # text ids: the same message, no traceback
+    with pytest.raises(ValueError, match=r"label column 'y' changes within sequence 'A'"):
+        read_table(tmp_path / "s.csv", id_column="site", label_column="y")
 
 
 def test_series_labels_per_step_follow_the_sort(tmp_path):

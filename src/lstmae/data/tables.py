@@ -424,6 +424,7 @@ def _from_frame(
     if fill is not None:
         sequences = [fill_missing(s, fill, names=features) for s in sequences]  # type: ignore[arg-type]
     time_list = np.split(times[order], bounds) if times is not None else None
+    ids = list(np.asarray(uniques).tolist())
     seq_labels = None
     if labels is not None:
         lab = labels[order]
@@ -431,13 +432,12 @@ def _from_frame(
         same_group = codes_sorted[1:] == codes_sorted[:-1]
         changed = same_group & (pd.Series(lab[1:]).ne(pd.Series(lab[:-1])).to_numpy())
         if changed.any():
-            bad_id = np.asarray(uniques)[codes_sorted[1:][changed][0]].item()
+            bad_id = ids[int(codes_sorted[1:][changed][0])]
             raise ValueError(
                 f"label column {label_name!r} changes within sequence {bad_id!r}; per-sequence "
                 "labels must be constant within a sequence"
             )
         seq_labels = lab[starts]
-    ids = list(np.asarray(uniques).tolist())
     return SequenceData(sequences, features, ids, time_list, "sequences", seq_labels, source,
                         roles={"time_column": time_name, "id_column": id_name, "label_column": label_name})
 
