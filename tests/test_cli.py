@@ -213,6 +213,17 @@ def test_train_detector_defaults_are_the_python_detectors(series_csv, tmp_path):
     for name in ("scale", "learning_rate", "patience", "bridge", "batch_size", "validation_split"):
         assert ae[name] == default[name], name
     assert (det.window_norm, det.level_term) == ("level", False)
+    assert det.threshold_rule == "max-sigma" and det.contamination is None
+    # a given --contamination sets the rule, as contamination= does in Python; --threshold-method names one
+    for extra, rule in ((["--contamination", 0.05], "contamination"),
+                        (["--threshold-method", "k-sigma", "--k-sigma", 3], "k-sigma"),
+                        (["--max-sigma", 2], "max-sigma")):
+        r = run("train", series_csv, "--time-column", "time", "--columns", "a,b", "--window", 16, "--stride", 4,
+                "--detector", "--epochs", 1, "--hidden-size", 8, *extra, "--quiet", "-o", tmp_path / rule)
+        assert r.exit_code == 0, r.output
+        det = load_model(tmp_path / rule)
+        assert det.threshold_rule == rule, extra
+    assert (det.max_sigma, load_model(tmp_path / "k-sigma").k_sigma) == (2.0, 3.0)
     r = run("train", series_csv, "--time-column", "time", "--columns", "a,b", "--window", 16, "--detector",
             "--window-norm", "mean",
             "-o", tmp_path / "bad")

@@ -42,6 +42,7 @@ def test_train_detector_saves_a_detector_with_its_threshold(files):
     assert state["detector"]["threshold_"] > 0 and state["detector"]["level_"] == "point"
     r = run("info", d / "det")
     assert r.exit_code == 0 and "hidden_size" in r.output
+    assert "(max-sigma, fitted per point)" in r.output  # the default rule for a series
 
 
 def test_detect_writes_scores_events_and_metrics(files):

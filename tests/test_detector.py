@@ -106,9 +106,10 @@ def test_threshold_methods_behave_as_documented():
         ("contamination", lambda det, s: np.isclose(det.threshold_, np.quantile(s, 0.9))),
         ("k-sigma", lambda det, s: np.isclose(det.threshold_, s.mean() + 2.0 * s.std())),
         ("max", lambda det, s: np.isclose(det.threshold_, s.max()) and (det.predict(held) == 1).all()),
+        ("max-sigma", lambda det, s: np.isclose(det.threshold_, s.max() + 0.5 * s.std())),
     ]:
         det = LSTMAnomalyDetector(autoencoder=TINY, threshold=method, contamination=0.1, k_sigma=2.0,
-                                  error_model="mean").fit(X)
+                                  max_sigma=0.5, error_model="mean").fit(X)
         assert check(det, det.anomaly_score(held)), method
     # f-beta: the threshold maximises F-beta on the labelled validation data
     X_val = make_sines(40, 8, 1, seed=3)
@@ -175,3 +176,25 @@ def test_nan_in_series_is_refused(series_detector):
     s[50, 1] = np.nan
     with pytest.raises(ValueError, match=r"NaN or inf \(first at point 50, feature 1\).*fill_missing"):
         det.score_series(s)
+
+
+def test_the_default_threshold_rule_is_max_sigma_for_a_series_and_k_sigma_for_sequences():
+    """threshold=None: the rule measured for what the threshold is fitted on (docs/benchmarks.md)."""
+    X = make_sines(120, 8, 1, seed=2)
+    seq = LSTMAnomalyDetector(autoencoder=TINY).fit(X)
+    assert seq.threshold_rule == "k-sigma"
+    s = seq.anomaly_score(X[90:])
+    assert seq.threshold_ == pytest.approx(s.mean() + 4.0 * s.std(), rel=1e-5)
+    series = make_sine_series(n_points=600, anomaly_fraction=0.0, random_state=1).series
+    det = LSTMAnomalyDetector(autoencoder=TINY, window=16).fit_series(series)
+    assert det.threshold_rule == "max-sigma"
+    rest = series[450:]  # holdout 0.25: the points the threshold was fitted on
+    thresholds = {}
+    for rule, extra in (("max-sigma", {}), ("max", {}), ("k-sigma", dict(k_sigma=1.0)), ("k-sigma", dict(k_sigma=0.0))):
+        det.set_params(threshold=rule, **extra).refit_threshold_series(rest)
+        thresholds[rule + str(extra)] = det.threshold_
+    # the maximum + 1 standard deviation of the same held-out scores
+    std = thresholds["k-sigma{'k_sigma': 1.0}"] - thresholds["k-sigma{'k_sigma': 0.0}"]
+    assert std > 0 and thresholds["max-sigma{}"] == pytest.approx(thresholds["max{}"] + std, rel=1e-6)
+    with pytest.raises(ValueError, match="max_sigma"):
+        LSTMAnomalyDetector(max_sigma=-1.0).fit_series(series)

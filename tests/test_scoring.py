@@ -122,6 +122,7 @@ def test_model_directories_of_lstmae_0_1_still_load_and_compute_the_same():
     np.testing.assert_allclose(load_model(V01 / "composite").predict(windows), expected["comp_predict"], rtol=1e-6)
     det = load_model(V01 / "detector")
     assert isinstance(det, LSTMAnomalyDetector) and det.error_model_.kind == "mean"
+    assert det.threshold_rule == "k-sigma"  # the default rule of its time: a refit keeps it
     assert det.threshold_ == pytest.approx(float(expected["det_threshold"]))
     np.testing.assert_allclose(det.score_series(series), expected["det_scores"], rtol=1e-6)
     clf = load_model(V01 / "classifier")

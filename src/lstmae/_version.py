@@ -1,2 +1,2 @@
 """The package version, in one place (pyproject.toml reads it too)."""
-__version__ = "0.6.0"
+__version__ = "0.7.0"

@@ -70,10 +70,15 @@ def train(
     detector: Annotated[bool, typer.Option(
         "--detector", metavar="", help="Fit an anomaly detector: the autoencoder, then its error model and threshold "
         "on a held-out part of the (normal) data.")] = False,
-    threshold_method: Annotated[str, typer.Option(
-        help="With --detector: k-sigma, contamination or max (f-beta needs labels: Python API).")] = "k-sigma",
-    contamination: Annotated[float, typer.Option(help="With --threshold-method contamination.")] = 0.01,
+    threshold_method: Annotated[Optional[str], typer.Option(
+        help="With --detector: max-sigma, k-sigma, contamination or max (f-beta needs labels: Python API). "
+        "Default: contamination when --contamination is given, else max-sigma for a long series, k-sigma "
+        "for sequences.")] = None,
+    contamination: Annotated[Optional[float], typer.Option(
+        help="Expected share of anomalies: the threshold is that quantile of the held-out scores (0.01 with "
+        "--threshold-method contamination).")] = None,
     k_sigma: Annotated[float, typer.Option("--k-sigma", help="With --threshold-method k-sigma.")] = 4.0,
+    max_sigma: Annotated[float, typer.Option("--max-sigma", help="With --threshold-method max-sigma.")] = 1.0,
     nproc: Annotated[Optional[int], typer.Option(
         "--nproc", min=1, help="Train one model with N processes on this machine: runs this command under "
         "torchrun (for several machines call torchrun yourself).")] = None,
@@ -120,7 +125,8 @@ def train(
     fit = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume)
     if detector:
         model, fit = LSTMAnomalyDetector(autoencoder=model, window=spec.window, stride=spec.stride, **detect,
-                                         threshold=threshold_method, k_sigma=k_sigma, contamination=contamination,
+                                         threshold=threshold_method, k_sigma=k_sigma, max_sigma=max_sigma,
+                                         contamination=contamination,
                                          random_state=seed), {}
     console, start = cs.console(quiet), time.perf_counter()
     if resume and checkpoint_dir is not None:

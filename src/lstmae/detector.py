@@ -79,16 +79,21 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
     error_model : {"mean", "mahalanobis"}, default="mean"
         "mean": mean absolute error over features; "mahalanobis": EncDec-AD's Gaussian
         error model (see the module docstring). The default was chosen by measurement.
-    threshold : {"contamination", "k-sigma", "max", "f-beta"} or None, default=None
+    threshold : {"contamination", "k-sigma", "max", "max-sigma", "f-beta"} or None, default=None
         How ``threshold_`` is set on held-out normal scores: their ``1 - contamination``
-        quantile; their mean + ``k_sigma`` standard deviations; their maximum; or the
-        threshold maximising F-beta on labelled validation data (``validation_data`` in
-        ``fit`` / ``validation_series`` in ``fit_series``). None (as in PyOD and
-        scikit-learn): "contamination" when `contamination` is given, else "k-sigma".
+        quantile; their mean + ``k_sigma`` standard deviations; their maximum; their maximum +
+        ``max_sigma`` standard deviations; or the threshold maximising F-beta on labelled
+        validation data (``validation_data`` in ``fit`` / ``validation_series`` in
+        ``fit_series``). None (as in PyOD and scikit-learn): "contamination" when
+        `contamination` is given, else "max-sigma" for a long series (``fit_series``, chosen by
+        measurement: docs/benchmarks.md) and "k-sigma" for sets of sequences (``fit``).
     contamination : float or None, default=None
         Expected share of anomalies; giving it sets the threshold (see `threshold`); with
         ``threshold="contamination"`` and None, 0.01.
     k_sigma : float, default=4.0
+        Standard deviations above the held-out mean, for ``threshold="k-sigma"``.
+    max_sigma : float, default=1.0
+        Standard deviations above the held-out maximum, for ``threshold="max-sigma"``.
     beta : float, default=1.0
         F-beta's beta (EncDec-AD used 0.1, favouring precision).
     holdout : float, default=0.25
@@ -154,6 +159,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         threshold: str | None = None,
         contamination: float | None = None,
         k_sigma: float = 4.0,
+        max_sigma: float = 1.0,
         beta: float = 1.0,
         holdout: float = 0.25,
         window: int | None = None,
@@ -177,6 +183,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         self.threshold = threshold
         self.contamination = contamination
         self.k_sigma = k_sigma
+        self.max_sigma = max_sigma
         self.beta = beta
         self.holdout = holdout
         self.window = window
@@ -201,6 +208,7 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         check_choice("threshold", self.threshold, (*THRESHOLDS, None))
         check_number("contamination", self.contamination, 0.0, 0.5, low_inclusive=False, allow_none=True)
         check_number("k_sigma", self.k_sigma, 0.0)
+        check_number("max_sigma", self.max_sigma, 0.0)
         check_number("beta", self.beta, 0.0, low_inclusive=False)
         check_number("holdout", self.holdout, 0.0, 1.0, low_inclusive=False)
         check_number("window", self.window, 1, integer=True, allow_none=True)
@@ -231,16 +239,23 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
 
     @property
     def threshold_rule(self) -> str:
-        """The threshold rule in force: `threshold`, or by default "contamination" when given, else "k-sigma"."""
+        """The threshold rule in force: `threshold`, or by default "contamination" when given, else the rule
+        chosen by measurement for what the threshold is fitted on (``level_``): "max-sigma" for the points of
+        a long series, "k-sigma" for sets of sequences."""
         if self.threshold is not None:
             return self.threshold
-        return "contamination" if self.contamination is not None else "k-sigma"
+        if self.contamination is not None:
+            return "contamination"
+        return "max-sigma" if getattr(self, "level_", None) == "point" else "k-sigma"
 
-    def _fit_threshold(self, normal_scores: np.ndarray, val_scores: np.ndarray | None = None, val_labels=None):
+    def _fit_threshold(self, level: str, normal_scores: np.ndarray, val_scores: np.ndarray | None = None,
+                       val_labels=None):
+        """The threshold on held-out normal scores of `level` ("sequence" or "point"), by `threshold_rule`."""
+        self.level_ = level
         contamination = 0.01 if self.contamination is None else self.contamination
         self.set_threshold(fit_threshold(self.threshold_rule, normal_scores, contamination=contamination,
-                                         k_sigma=self.k_sigma, beta=self.beta, val_scores=val_scores,
-                                         val_labels=val_labels))
+                                         k_sigma=self.k_sigma, max_sigma=self.max_sigma, beta=self.beta,
+                                         val_scores=val_scores, val_labels=val_labels))
 
     def set_threshold(self, threshold: float) -> "LSTMAnomalyDetector":
         """Use `threshold` from now on (``threshold_`` and ``offset_`` together); returns self."""
@@ -290,8 +305,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         if validation_data is not None:
             X_val, y_val = validation_data
             val = (self._sequence_scores(X_val), y_val)
-        self._fit_threshold(sequence_scores(self.error_model_.score(r.values), r.mask), *(val or (None, None)))
-        self.level_ = "sequence"
+        self._fit_threshold("sequence", sequence_scores(self.error_model_.score(r.values), r.mask),
+                            *(val or (None, None)))
         self._set_features(r.values.shape[2], None)
         return self
 
@@ -513,9 +528,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
             val_vectors = self._point_errors(self._series(validation_series, "validation_series"))
             val = (self._score_vectors(val_vectors), validation_labels)
         normal = self._score_vectors(vectors)[skip:]
-        self._fit_threshold(normal, *(val or (None, None)))
+        self._fit_threshold("point", normal, *(val or (None, None)))
         self.normal_center_, self.normal_spread_ = robust_center_spread(normal)
-        self.level_ = "point"
         self._set_features(n_features, feature_names)
         return self
 
@@ -524,7 +538,8 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         """`refit_threshold_series` on a stream, one inference pass (`lstmae.streaming.stream_errors`): the error
         model's mean and spread are exact (running moments); with all points in the sample everything is the
         in-memory result; beyond it, the Mahalanobis covariance and the "contamination" quantile come from a
-        seeded uniform sample of the points ("k-sigma" and "max" of the "mean" error model stay exact)."""
+        seeded uniform sample of the points ("k-sigma", "max" and "max-sigma" of the "mean" error model stay
+        exact)."""
         from .streaming import stream_errors
 
         errors = stream_errors(lambda w: self.autoencoder_.normalized_residuals(w)[0], source, self.window,
@@ -536,13 +551,13 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
                    validation_labels)
         if not errors.complete:
             em.mean_, em.scale_ = errors.mean, errors.std + 1e-12
-        rule = self.threshold_rule
-        if not errors.complete and em.kind == "mean" and rule in ("k-sigma", "max"):
-            self.set_threshold(errors.point_mean + self.k_sigma * errors.point_std if rule == "k-sigma"
-                               else errors.point_max)
-        else:
-            self._fit_threshold(em.score(errors.sample), *(val or (None, None)))
         self.level_ = "point"
+        exact = {"k-sigma": errors.point_mean + self.k_sigma * errors.point_std, "max": errors.point_max,
+                 "max-sigma": errors.point_max + self.max_sigma * errors.point_std}  # from the running moments
+        if not errors.complete and em.kind == "mean" and self.threshold_rule in exact:
+            self.set_threshold(exact[self.threshold_rule])
+        else:
+            self._fit_threshold("point", em.score(errors.sample), *(val or (None, None)))
         self._set_features(source.n_features, feature_names or list(source.feature_names))
         return self
 
@@ -558,15 +573,16 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         mean = self.error_model_.mean_
         return self.error_model_.score(mean + (vectors - mean) * shrink)
 
-    def point_thresholds(self, scores: np.ndarray) -> np.ndarray | None:
-        """Per-point thresholds (T,) following slow drift of `scores` (``adaptive_threshold``), else None."""
+    def point_thresholds(self, scores: np.ndarray, past: np.ndarray | None = None) -> np.ndarray | None:
+        """Per-point thresholds (T,) following slow drift of `scores` (``adaptive_threshold``), else None;
+        `past`: the scores before them (a stream's earlier chunks, `lstmae.scoring.rolling_thresholds`)."""
         if self.adaptive_threshold is None:
             return None
         center = getattr(self, "normal_center_", None)
         if center is None:
             raise ValueError("adaptive_threshold needs the robust statistics of normal scores; refit the threshold "
                              "(refit_threshold_series) first.")
-        return rolling_thresholds(scores, self.threshold_, center, self.adaptive_threshold)
+        return rolling_thresholds(scores, self.threshold_, center, self.adaptive_threshold, past)
 
     @classmethod
     def from_autoencoder(cls, autoencoder: LSTMAutoencoder, window: int | None = None, stride: int | None = None,
@@ -699,7 +715,10 @@ class LSTMAnomalyDetector(DataSpecMixin, OutlierMixin, BaseEstimator):
         """A fitted detector from the parts `save` wrote."""
         ae = LSTMAutoencoder.from_parts(config["autoencoder"], tensors, state, source, device)
         try:
-            det = cls(autoencoder=clone(ae), **{**LEGACY_SERIES_OPTIONS, **config["params"]})
+            params = {**LEGACY_SERIES_OPTIONS, **config["params"]}
+            if "max_sigma" not in params and params.get("threshold") is None and params.get("contamination") is None:
+                params["threshold"] = "k-sigma"  # saved by lstmae <= 0.6, whose default rule it was: a refit keeps it
+            det = cls(autoencoder=clone(ae), **params)
             d = state["detector"]
             det.autoencoder_ = ae
             n = ae.n_features_in_

@@ -42,7 +42,7 @@ from .data.windows import count_windows, coverage_counts, reverse_windowing, sli
 from .metrics import event_spans
 
 ERROR_MODELS = ("mean", "mahalanobis")
-THRESHOLDS = ("contamination", "k-sigma", "max", "f-beta")
+THRESHOLDS = ("contamination", "k-sigma", "max", "max-sigma", "f-beta")
 DEFAULT_CHUNK = 4096
 PROFILE_PRIOR = 8.0  # positions seen fewer times than this lean towards the feature's overall level
 
@@ -194,12 +194,15 @@ def sequence_scores(step_scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- thresholds
 def fit_threshold(method: str, normal_scores: np.ndarray, *, contamination: float = 0.01, k_sigma: float = 4.0,
-                  beta: float = 1.0, val_scores: np.ndarray | None = None, val_labels: Any = None) -> float:
+                  max_sigma: float = 1.0, beta: float = 1.0, val_scores: np.ndarray | None = None,
+                  val_labels: Any = None) -> float:
     """A threshold on scores (higher is more anomalous) by `method`.
 
     "contamination": the ``1 - contamination`` quantile of `normal_scores`; "k-sigma": their
-    mean + `k_sigma` standard deviations; "max": their maximum; "f-beta": the threshold that
-    maximises F-beta on labelled validation scores (`val_scores`, `val_labels` 1 = anomaly).
+    mean + `k_sigma` standard deviations; "max": their maximum; "max-sigma": their maximum +
+    `max_sigma` standard deviations (the maximum grows with the number of held-out scores and with
+    a heavy tail, where a fixed k-sigma does not); "f-beta": the threshold that maximises F-beta
+    on labelled validation scores (`val_scores`, `val_labels` 1 = anomaly).
     """
     check_choice("threshold", method, THRESHOLDS)
     normal_scores = np.asarray(normal_scores, dtype=np.float64)
@@ -212,6 +215,8 @@ def fit_threshold(method: str, normal_scores: np.ndarray, *, contamination: floa
         return float(normal_scores.mean() + k_sigma * normal_scores.std())
     if method == "max":
         return float(normal_scores.max())
+    if method == "max-sigma":
+        return float(normal_scores.max() + max_sigma * normal_scores.std())
     if val_scores is None:
         raise ValueError(
             "threshold='f-beta' needs labelled validation data: pass validation_data=(X_val, y_val) to fit "
@@ -267,7 +272,8 @@ def moving_mean(values: np.ndarray, width: int | None, chunk: int = 65536) -> np
     return out
 
 
-def rolling_thresholds(scores: np.ndarray, threshold: float, center: float, window: int) -> np.ndarray:
+def rolling_thresholds(scores: np.ndarray, threshold: float, center: float, window: int,
+                       past: np.ndarray | None = None) -> np.ndarray:
     """Per-point thresholds (T,) that follow slow drift of `scores` (higher is more anomalous).
 
     Each point's threshold is the fixed `threshold` moved by as much as the median of the
@@ -276,12 +282,17 @@ def rolling_thresholds(scores: np.ndarray, threshold: float, center: float, wind
     fixed threshold holds. A slow rise (or fall) of all scores, as drift brings, moves the
     threshold with it; an anomaly longer than half a `window` is absorbed into the median and
     stops being flagged after that long.
+
+    `past`: the scores just before `scores` (a stream's earlier chunks; the last `window` are
+    enough): the thresholds are then those of the whole series at these points.
     """
     import pandas as pd
 
     check_number("window", window, 2, integer=True)
-    past = pd.Series(np.asarray(scores, dtype=np.float64)).shift(1).rolling(window, min_periods=max(window // 4, 1))
-    out = threshold + (past.median().to_numpy() - center)
+    scores = np.asarray(scores, dtype=np.float64)
+    before = np.empty(0) if past is None else np.asarray(past, dtype=np.float64)[-window:]
+    rolled = pd.Series(np.concatenate([before, scores])).shift(1).rolling(window, min_periods=max(window // 4, 1))
+    out = threshold + (rolled.median().to_numpy()[len(before):] - center)
     return np.where(np.isfinite(out), out, threshold)
 
 
