@@ -182,4 +182,15 @@ def test_bad_shapes_are_refused(tmp_path, figures):
         _scores_figure(series, scores, 0.5, time=np.arange(T)[::-1])
     with pytest.raises(ValueError, match="feature names"):
         _scores_figure(series, scores, 0.5, feature_names=["a"])
+    with pytest.raises(ValueError, match="one or one per point"):
+        _scores_figure(series, scores, np.full(T - 1, 0.5))
     assert not list(tmp_path.iterdir())
+
+
+def test_a_rolling_threshold_is_drawn_point_by_point(figures):
+    series, scores, *_ = _data(1)
+    moving = np.linspace(0.4, 0.9, T)
+    score = _figure(figures, series[:, 0], scores, moving).axes[-1]
+    line = [ln for ln in score.get_lines() if ln.get_linestyle() == "--"]
+    assert len(line) == 1 and line[0].get_label() == "rolling threshold"
+    np.testing.assert_array_equal(line[0].get_ydata(), moving)

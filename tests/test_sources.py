@@ -348,6 +348,39 @@ def test_events_across_chunk_boundaries_equal_detect_series(tmp_path):
     np.testing.assert_array_equal(det.score_series(str(d)), ref.scores)
 
 
+@pytest.mark.parametrize("rule", ["k-sigma", "max", "max-sigma"])
+def test_a_streamed_threshold_beyond_the_sample_is_the_in_memory_one(tmp_path, monkeypatch, rule):
+    """More held-out points than the sample holds: the "mean" error model's k-sigma, max and max-sigma
+    thresholds come from the running moments, exactly."""
+    import lstmae.streaming
+
+    x = make_series(3000, seed=5)
+    d = write_parquet_dir(tmp_path / "d", x, time=False)
+    params = dict(window=16, stride=4, holdout=0.6, threshold=rule, **TINY)
+    a = LSTMAnomalyDetector(**params).fit_series(x)
+    monkeypatch.setattr(lstmae.streaming, "SAMPLE_BYTES", 1)  # a sample of 1024 of the 1800 held-out points
+    b = LSTMAnomalyDetector(**params).fit_series(str(d))
+    assert b.threshold_rule == rule and b.threshold_ == pytest.approx(a.threshold_, rel=1e-5)
+
+
+def test_a_stream_applies_the_rolling_threshold_across_chunks_as_detect_series(tmp_path):
+    x = make_series(2000, seed=3)
+    x[1000:, 0] += np.linspace(0.0, 3.0, 1000)  # drift after the training part
+    x[1500:1510, 1] += 4.0
+    det = LSTMAnomalyDetector(window=20, stride=2, holdout=0.3, adaptive_threshold=120, **TINY).fit_series(x[:1000])
+    d = write_parquet_dir(tmp_path / "d", x, splits=(1000,), row_group=200)
+    ref = det.detect_series(x)
+    assert ref.labels.sum() < (ref.scores > det.threshold_).sum()  # the threshold moved
+    stream = DetectionStream(det, open_source(d, chunk_rows=64))
+    frames = pd.concat(list(stream.frames()), ignore_index=True)
+    np.testing.assert_array_equal(frames["anomaly"].to_numpy(), ref.labels)
+    assert [(e["start"], e["end"], e["peak"]) for e in stream.events] == [(e["start"], e["end"], e["peak"])
+                                                                         for e in ref.events]
+    fixed = DetectionStream(det, open_source(d, chunk_rows=64), threshold=det.threshold_)  # a given one is fixed
+    flags = pd.concat(list(fixed.frames()), ignore_index=True)["anomaly"].to_numpy()
+    np.testing.assert_array_equal(flags, (ref.scores > det.threshold_).astype(int))
+
+
 def test_a_streamed_detector_fit_equals_the_in_memory_one(tmp_path, series):
     d = write_parquet_dir(tmp_path / "d", series, time=False)
     params = dict(window=20, stride=4, holdout=0.3, **TINY)

@@ -105,6 +105,12 @@ def test_rolling_threshold_follows_drift_but_not_a_spike():
     flagged = np.flatnonzero(scores > thr)
     assert 1500 in flagged and len(flagged) < 20
     assert (scores > fixed).sum() > 1000  # the fixed one flags the drift
+    # in chunks, each given the scores before it (a stream): the same thresholds as the whole series
+    pieces, past = [], np.empty(0)
+    for a, b in ((0, 30), (30, 700), (700, 701), (701, 2000)):
+        pieces.append(rolling_thresholds(scores[a:b], fixed, center, 200, past=past))
+        past = np.concatenate([past, scores[a:b]])
+    np.testing.assert_array_equal(np.concatenate(pieces), thr)
 
 
 def test_robust_scaling_ignores_outliers_in_training_data():
@@ -170,10 +176,21 @@ def test_command_line_options_reach_the_saved_detector(base, tmp_path):
     params = json.loads((tmp_path / "det" / "config.json").read_text())["params"]
     assert (params["series_transform"], params["window_norm"], params["adaptive_threshold"]) == (
         "difference", "level-scale", 150)
-    r = CliRunner().invoke(app, [str(a) for a in ["detect", tmp_path / "det", tmp_path / "s.csv", "-q",
-                                                   "-o", tmp_path / "scores.csv"]])
+    drifted = np.concatenate([base, trending(600, seed=4)[-600:] + 1.5])  # more drift: the threshold must move
+    pd.DataFrame({"x": drifted}).to_csv(tmp_path / "d.csv", index=False)
+    r = CliRunner().invoke(app, [str(a) for a in ["detect", tmp_path / "det", tmp_path / "d.csv",
+                                                   "-o", tmp_path / "scores.csv", "--plot", tmp_path / "p.png"]])
     assert r.exit_code == 0, r.output
-    assert np.isfinite(pd.read_csv(tmp_path / "scores.csv").score).all()
+    assert "moving with the median of the last 150 scores" in r.output
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert np.isfinite(scores.score).all()
+    # the command's flags are the detector's own, rolling threshold included (0.6's command used the fixed one)
+    from lstmae.serialization import load_model
+
+    det = load_model(tmp_path / "det")
+    moving = det.detect_series(drifted[:, None])
+    np.testing.assert_array_equal(scores.anomaly.to_numpy(), moving.labels)
+    assert moving.labels.sum() < (moving.scores > det.threshold_).sum()
 
 
 @pytest.mark.parametrize("stride", [1, 5])

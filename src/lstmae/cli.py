@@ -239,6 +239,7 @@ def detect(
     det = LSTMAnomalyDetector.for_model(est, window, stride, k_sigma=k_sigma, threshold_value=threshold)
     if event_gap is not None:
         det.set_params(event_gap=event_gap)
+    given_threshold = threshold
     if cs.is_stream(seqs):  # scored and written chunk by chunk; events followed across chunks
         result = DetectionStream(det, seqs.sequences, threshold, progress=not quiet)
         n_rows = cs.write_tables(output, result.frames())
@@ -249,7 +250,9 @@ def detect(
         cs.write(output, frame)
         summary = f"{int(flagged.sum())} of {len(flagged)} {'points' if seqs.kind == 'series' else 'sequences'}"
     console = cs.console(quiet)
-    console.print(f"threshold {threshold:.4g}: {summary} flagged, {len(table)} events; wrote {output}")
+    moving = given_threshold is None and det.adaptive_threshold is not None and seqs.kind == "series"
+    moving = f" (moving with the median of the last {det.adaptive_threshold} scores)" if moving else ""
+    console.print(f"threshold {threshold:.4g}{moving}: {summary} flagged, {len(table)} events; wrote {output}")
     if events is not None:
         cs.write(events, table)
         console.print(f"wrote {events}")
@@ -262,7 +265,8 @@ def detect(
     if plot is not None:
         from .plotting import plot_scores
 
-        plot_scores(seqs.sequences, scores, threshold, plot, labels=labels, predicted=flagged, errors=errors,
+        rolling = det.point_thresholds(scores) if given_threshold is None else None  # adaptive_threshold
+        plot_scores(seqs.sequences, scores, threshold if rolling is None else rolling, plot, labels=labels, predicted=flagged, errors=errors,
                     time=seqs.time, feature_names=list(seqs.feature_names), title=f"Anomaly scores: {data}")
         console.print(f"wrote {plot}")
 

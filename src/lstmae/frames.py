@@ -141,10 +141,10 @@ def detection_frames(det: LSTMAnomalyDetector, data: SequenceData, threshold: fl
     (``id``); events are runs of flagged points, runs at most the detector's ``event_gap`` apart joined
     (``start``, ``end``: first and last flagged point, ``peak``, as times; ``peak_score``, ``points``: the
     points from start to end, ``top_features``: the features that deviate most) or of consecutive flagged
-    sequences."""
-    threshold = det.threshold_ if threshold is None else float(threshold)
+    sequences. `threshold` overrides the detector's (its ``adaptive_threshold`` too, as in `detect_series`)."""
     if data.kind == "series":
         result = det.detect_series(data.sequences, threshold=threshold, progress=progress)
+        threshold = det.threshold_ if threshold is None else float(threshold)
         name, times = time_key(data)
         scores = pd.DataFrame({name: times, "score": result.scores, "anomaly": result.labels})
         events = pd.DataFrame(
@@ -152,6 +152,7 @@ def detection_frames(det: LSTMAnomalyDetector, data: SequenceData, threshold: fl
               "peak_score": e["peak_score"], "points": e["end"] - e["start"], "top_features": ",".join(e["top_features"])}
              for e in result.events], columns=["start", "end", "peak", "peak_score", "points", "top_features"])
         return DetectionTables(_with_labels(scores, data.labels), events, threshold, result.errors)
+    threshold = det.threshold_ if threshold is None else float(threshold)
     values = det.anomaly_score(data.sequences)
     flagged = (values > threshold).astype(np.int64)
     ids = _ids(data, len(values))

@@ -330,7 +330,12 @@ def _scores_figure(
     log = bool(finite.size and finite.min() > 0 and finite.max() / finite.min() > 100)
     if log:
         ax.set_yscale("log")
-    if threshold is not None and np.isfinite(threshold) and (threshold > 0 or not log):
+    if threshold is not None and np.ndim(threshold) == 1:  # per-point thresholds (adaptive_threshold)
+        thresholds = np.asarray(threshold, dtype=np.float64)
+        if len(thresholds) != n:
+            raise ValueError(f"{len(thresholds)} thresholds for a series of {n} points; give one or one per point.")
+        ax.plot(t.x, thresholds, color="tab:red", ls="--", lw=1, label="rolling threshold")
+    elif threshold is not None and np.isfinite(threshold) and (threshold > 0 or not log):
         ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:.3g}")
     ax.set_ylabel("anomaly score" + (" (log)" if log else ""), fontsize="small")
     ax.tick_params(axis="y", labelsize="x-small")
@@ -362,7 +367,8 @@ def plot_scores(
       drawn as z-scores on a single panel with a legend;
     * with `errors` (T, F), the error map: each feature's error at each point as a heatmap;
     * the anomaly score (NaN where no window covers a point), log scale when positive scores
-      span more than two decades, the `threshold` as a dashed line.
+      span more than two decades, the `threshold` as a dashed line (a float, or one per point:
+      a rolling threshold, `LSTMAnomalyDetector.point_thresholds`).
 
     True anomalies (`labels`, 0/1 per point) are shaded red and detected points (`predicted`)
     marked by a dark band at the bottom of every panel.

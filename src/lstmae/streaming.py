@@ -267,10 +267,11 @@ class _Events:
         self.open: dict | None = None
         self.events: list[dict] = []
 
-    def update(self, scores: np.ndarray, vectors: np.ndarray, keys: np.ndarray, first_index: int) -> None:
+    def update(self, scores: np.ndarray, vectors: np.ndarray, keys: np.ndarray, first_index: int,
+               thresholds: np.ndarray | None = None) -> None:
         from .metrics import segments
 
-        for s, e in segments(scores > self.threshold):
+        for s, e in segments(scores > (self.threshold if thresholds is None else thresholds)):
             if self.open is not None and first_index + s - self.open["end"] > self.gap:
                 self.close()
             seg_scores = scores[s:e]
@@ -313,13 +314,16 @@ class DetectionStream:
     """`LSTMAnomalyDetector.detect_series` on a source, chunk by chunk: ``frames()`` yields the score tables
     (the time key, ``score``, ``anomaly``, ``label`` with labels; ``id`` first for sequences) as
     `lstmae.frames.detection_frames` makes them; afterwards ``events_frame()``, ``n_points``, ``n_flagged``.
-    Events are followed across chunks (and end with their sequence)."""
+    Events are followed across chunks (and end with their sequence). With the detector's
+    ``adaptive_threshold`` (and no `threshold` given) each point has its rolling threshold, carried
+    across chunks and restarted with each sequence, as `detect_series` gives it."""
 
     def __init__(self, det, source: Source, threshold: float | None = None, progress: bool = False) -> None:
         self.det, self.source, self.progress = det, source, progress
         if det.series_prepared():
             raise ValueError(det.in_memory_message())
         self.threshold = det.threshold_ if threshold is None else float(threshold)
+        self.rolling = threshold is None and det.adaptive_threshold is not None
         self.n_points = self.n_flagged = 0
         self._events = _Events(self.threshold, det.error_model_, det.feature_names_, gap=det.event_gap_points)
 
@@ -328,12 +332,17 @@ class DetectionStream:
         det = self.det
         fn = lambda w: det.autoencoder_.normalized_residuals(w)[0]  # noqa: E731
         blocks = iter_points(fn, self.source, det.window, det.stride, progress=self.progress)
+        past = np.empty(0)
         for block in smooth_points(blocks, det.point_smoothing):
             if block.new_sequence:
                 self._events.close()
+                past = np.empty(0)
             scores = det.error_model_.score(block.values)
-            labels = (scores > self.threshold).astype(np.int64)
-            self._events.update(scores, block.values, _keys(self.source, block)[1], block.start)
+            thresholds = det.point_thresholds(scores, past) if self.rolling else None
+            if self.rolling:
+                past = np.concatenate([past, scores])[-det.adaptive_threshold:]
+            labels = (scores > (self.threshold if thresholds is None else thresholds)).astype(np.int64)
+            self._events.update(scores, block.values, _keys(self.source, block)[1], block.start, thresholds)
             self.n_points += len(scores)
             self.n_flagged += int(labels.sum())
             yield block, block.values, scores, labels
