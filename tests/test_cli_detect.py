@@ -56,6 +56,7 @@ def test_detect_writes_scores_events_and_metrics(files):
     main = events.loc[events.peak_score.idxmax()]
     assert 1290 <= main.peak < 1326 and main.top_features.split(",")[0] == names[1]
     assert "event recall 1.00" in r.output and "roc auc" in r.output
+    assert "points are flagged" not in r.output  # a few flagged points: no note about drift
     # evaluate the written scores against the labels of the data file
     r = run("evaluate", d / "scores.parquet", "--truth", d / "all.csv", "-o", d / "metrics.json")
     assert r.exit_code == 0, r.output
@@ -69,3 +70,27 @@ def test_evaluate_bad_columns_exit_2(files):
     d, _ = files
     r = run("evaluate", d / "all.csv", "--score-column", "nope")
     assert r.exit_code == 2 and "nope" in r.output and "Traceback" not in r.output
+
+
+def test_many_flagged_points_bring_a_note_on_drift_with_the_options_not_yet_used(files):
+    from types import SimpleNamespace
+
+    from lstmae.cli_support import many_flagged_hint
+
+    plain = SimpleNamespace(level_="point", window_norm_=None, adaptive_threshold=None)
+    assert many_flagged_hint(plain, 10, 100) is None  # 10 %: not more than MANY_FLAGGED
+    note = many_flagged_hint(plain, 39, 100)
+    assert note.startswith("note: 39% of the points are flagged") and "drifts out of the range" in note
+    assert "--window-norm level-scale" in note and "--adaptive-threshold N" in note
+    normalised = SimpleNamespace(level_="point", window_norm_=object(), adaptive_threshold=200)
+    note = many_flagged_hint(normalised, 39, 100)
+    assert "--window-norm" not in note and "--adaptive-threshold" not in note and "more training data" in note
+    assert many_flagged_hint(SimpleNamespace(level_="sequence"), 39, 100) is None  # sequences: no series drift
+    # the command prints it: the detector of `files` on its data shifted far out of its training range
+    d, names = files
+    frame = pd.read_csv(d / "all.csv")
+    frame[list(names)] += 5.0
+    frame.to_csv(d / "shifted.csv", index=False)
+    r = run("detect", d / "det", d / "shifted.csv", "-o", d / "shifted_scores.csv")
+    assert r.exit_code == 0, r.output
+    assert "points are flagged; a detector trained on normal data flags few" in r.output

@@ -253,6 +253,10 @@ def detect(
     moving = given_threshold is None and det.adaptive_threshold is not None and seqs.kind == "series"
     moving = f" (moving with the median of the last {det.adaptive_threshold} scores)" if moving else ""
     console.print(f"threshold {threshold:.4g}{moving}: {summary} flagged, {len(table)} events; wrote {output}")
+    hint = cs.many_flagged_hint(det, *((result.n_flagged, result.n_points) if cs.is_stream(seqs)
+                                       else (int(flagged.sum()), len(flagged))))
+    if hint is not None:
+        console.print(hint)
     if events is not None:
         cs.write(events, table)
         console.print(f"wrote {events}")

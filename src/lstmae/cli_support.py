@@ -370,6 +370,26 @@ def training_summary(fitted, seconds: float, output: Path) -> str:
     return text + f"; saved to {output}"
 
 
+# a detector fitted on normal data flags few of its points; above this share, `detect` says why it may not
+MANY_FLAGGED = 0.1
+
+
+def many_flagged_hint(det, n_flagged: int, n_points: int) -> str | None:
+    """A note when a long series has more than `MANY_FLAGGED` of its points flagged: the usual cause is a
+    series that drifts out of the range the detector was trained on, and the options that answer it."""
+    if det.level_ != "point" or n_points == 0 or n_flagged <= MANY_FLAGGED * n_points:
+        return None
+    options = []
+    if getattr(det, "window_norm_", None) is None:
+        options.append("--window-norm level-scale (each window on its own level and scale)")
+    if det.adaptive_threshold is None:
+        options.append("--adaptive-threshold N (a threshold that follows slow drift over N points)")
+    options.append("more training data that covers the new range")
+    return (f"note: {n_flagged / n_points:.0%} of the points are flagged; a detector trained on normal data "
+            "flags few. If the series drifts out of the range it was trained on (a trend, a new level), the "
+            "drift itself scores as anomalous: train with " + ", or ".join(options) + ".")
+
+
 def read_labels(truth: str | None, scores: Path, label_column: str):
     """True labels for `lstmae evaluate`: a column of TRUTH (a file or builtin:NAME), else of the scores file."""
     from .data.tables import read_table
