@@ -47,9 +47,11 @@ def test_the_streamed_events_follow_the_same_rule_across_blocks():
     em.mean_, em.scale_ = np.zeros(3), np.ones(3)
     for gap in (0, 3, 12):
         ref = find_events(scores, 1.2, vectors, em, ["a", "b", "c"], gap=gap).events
-        ev = _Events(1.2, em, ["a", "b", "c"], gap=gap)
+        ev = _Events(em, ["a", "b", "c"], gap=gap)
         for start in range(0, 400, 37):  # blocks that cut runs and gaps
-            ev.update(scores[start:start + 37], vectors[start:start + 37], np.arange(start, start + 37)[:37], start)
+            block = slice(start, start + 37)
+            ev.update((scores[block] > 1.2).astype(int), scores[block], vectors[block],
+                      np.arange(start, start + 37)[:37], start)
         ev.close()
         assert len(ref) > 3
         assert [(e["start"], e["end"], e["peak"], e["top_features"]) for e in ev.events] == \

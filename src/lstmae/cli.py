@@ -250,8 +250,8 @@ def detect(
         cs.write(output, frame)
         summary = f"{int(flagged.sum())} of {len(flagged)} {'points' if seqs.kind == 'series' else 'sequences'}"
     console = cs.console(quiet)
-    moving = given_threshold is None and det.adaptive_threshold is not None and seqs.kind == "series"
-    moving = f" (moving with the median of the last {det.adaptive_threshold} scores)" if moving else ""
+    rolling = given_threshold is None and det.adaptive_threshold is not None and seqs.kind == "series"
+    moving = f" (moving with the median of the last {det.adaptive_threshold} scores)" if rolling else ""
     console.print(f"threshold {threshold:.4g}{moving}: {summary} flagged, {len(table)} events; wrote {output}")
     hint = cs.many_flagged_hint(det, *((result.n_flagged, result.n_points) if cs.is_stream(seqs)
                                        else (int(flagged.sum()), len(flagged))))
@@ -269,8 +269,8 @@ def detect(
     if plot is not None:
         from .plotting import plot_scores
 
-        rolling = det.point_thresholds(scores) if given_threshold is None else None  # adaptive_threshold
-        plot_scores(seqs.sequences, scores, threshold if rolling is None else rolling, plot, labels=labels, predicted=flagged, errors=errors,
+        drawn = det.point_thresholds(scores) if rolling else threshold  # the rolling one, point by point
+        plot_scores(seqs.sequences, scores, drawn, plot, labels=labels, predicted=flagged, errors=errors,
                     time=seqs.time, feature_names=list(seqs.feature_names), title=f"Anomaly scores: {data}")
         console.print(f"wrote {plot}")
 

@@ -142,24 +142,23 @@ def detection_frames(det: LSTMAnomalyDetector, data: SequenceData, threshold: fl
     (``start``, ``end``: first and last flagged point, ``peak``, as times; ``peak_score``, ``points``: the
     points from start to end, ``top_features``: the features that deviate most) or of consecutive flagged
     sequences. `threshold` overrides the detector's (its ``adaptive_threshold`` too, as in `detect_series`)."""
+    used = det.threshold_ if threshold is None else float(threshold)  # the fixed one a rolling threshold moves from
     if data.kind == "series":
         result = det.detect_series(data.sequences, threshold=threshold, progress=progress)
-        threshold = det.threshold_ if threshold is None else float(threshold)
         name, times = time_key(data)
         scores = pd.DataFrame({name: times, "score": result.scores, "anomaly": result.labels})
         events = pd.DataFrame(
             [{"start": times[e["start"]], "end": times[e["end"] - 1], "peak": times[e["peak"]],
               "peak_score": e["peak_score"], "points": e["end"] - e["start"], "top_features": ",".join(e["top_features"])}
              for e in result.events], columns=["start", "end", "peak", "peak_score", "points", "top_features"])
-        return DetectionTables(_with_labels(scores, data.labels), events, threshold, result.errors)
-    threshold = det.threshold_ if threshold is None else float(threshold)
+        return DetectionTables(_with_labels(scores, data.labels), events, used, result.errors)
     values = det.anomaly_score(data.sequences)
-    flagged = (values > threshold).astype(np.int64)
+    flagged = (values > used).astype(np.int64)
     ids = _ids(data, len(values))
     scores = pd.DataFrame({"id": ids, "score": values, "anomaly": flagged})
     events = pd.DataFrame([{"start": ids[s], "end": ids[e - 1], "sequences": e - s} for s, e in segments(flagged)],
                           columns=["start", "end", "sequences"])
-    return DetectionTables(_with_labels(scores, data.labels), events, threshold, None)
+    return DetectionTables(_with_labels(scores, data.labels), events, used, None)
 
 
 def fit_data(model: LSTMAutoencoder | LSTMAnomalyDetector, data: SequenceData, spec: DataSpec,

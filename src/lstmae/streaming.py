@@ -258,20 +258,20 @@ def iter_codes(ae, source: Source, window: int, stride: int = 1, chunk: int | No
 
 # --------------------------------------------------------------------------- detection
 class _Events:
-    """Events followed across blocks, as `lstmae.scoring.find_events` finds them in memory: runs of points
-    above a threshold, a run at most `gap` unflagged points after the last one joining its event."""
+    """Events followed across blocks, as `lstmae.scoring.find_events` finds them in memory: runs of flagged
+    points, a run at most `gap` unflagged points after the last one joining its event."""
 
-    def __init__(self, threshold: float, error_model, feature_names: list[str], top: int = 3, gap: int = 0) -> None:
-        self.threshold, self.error_model, self.names, self.top = threshold, error_model, feature_names, top
-        self.gap = gap
+    def __init__(self, error_model, feature_names: list[str], top: int = 3, gap: int = 0) -> None:
+        self.error_model, self.names, self.top, self.gap = error_model, feature_names, top, gap
         self.open: dict | None = None
         self.events: list[dict] = []
 
-    def update(self, scores: np.ndarray, vectors: np.ndarray, keys: np.ndarray, first_index: int,
-               thresholds: np.ndarray | None = None) -> None:
+    def update(self, labels: np.ndarray, scores: np.ndarray, vectors: np.ndarray, keys: np.ndarray,
+               first_index: int) -> None:
+        """Follow the runs of one block's 0/1 `labels` (the flags of `scores`)."""
         from .metrics import segments
 
-        for s, e in segments(scores > (self.threshold if thresholds is None else thresholds)):
+        for s, e in segments(labels):
             if self.open is not None and first_index + s - self.open["end"] > self.gap:
                 self.close()
             seg_scores = scores[s:e]
@@ -325,7 +325,7 @@ class DetectionStream:
         self.threshold = det.threshold_ if threshold is None else float(threshold)
         self.rolling = threshold is None and det.adaptive_threshold is not None
         self.n_points = self.n_flagged = 0
-        self._events = _Events(self.threshold, det.error_model_, det.feature_names_, gap=det.event_gap_points)
+        self._events = _Events(det.error_model_, det.feature_names_, gap=det.event_gap_points)
 
     def blocks(self) -> Iterator[tuple[PointBlock, np.ndarray, np.ndarray, np.ndarray]]:
         """(points, error vectors (n, F), scores (n,), 0/1 labels (n,)) block by block."""
@@ -338,11 +338,12 @@ class DetectionStream:
                 self._events.close()
                 past = np.empty(0)
             scores = det.error_model_.score(block.values)
-            thresholds = det.point_thresholds(scores, past) if self.rolling else None
-            if self.rolling:
+            threshold = self.threshold
+            if self.rolling:  # each point's own, from the scores before it (this sequence's earlier blocks too)
+                threshold = det.point_thresholds(scores, past)
                 past = np.concatenate([past, scores])[-det.adaptive_threshold:]
-            labels = (scores > (self.threshold if thresholds is None else thresholds)).astype(np.int64)
-            self._events.update(scores, block.values, _keys(self.source, block)[1], block.start, thresholds)
+            labels = (scores > threshold).astype(np.int64)
+            self._events.update(labels, scores, block.values, _keys(self.source, block)[1], block.start)
             self.n_points += len(scores)
             self.n_flagged += int(labels.sum())
             yield block, block.values, scores, labels
